@@ -1,0 +1,1 @@
+export { createWinstonLogger, type WinstonLoggerOptions } from './winston-logger.js';
