@@ -1,1 +1,9 @@
+export {
+  createMetrics,
+  type LorkdMetrics,
+  type LossPart,
+  type MetricsOptions,
+  type MetricsSources,
+} from './metrics.js';
+export { type PromFamily, type PromSample, parsePrometheusText } from './metrics-parse.js';
 export { createWinstonLogger, type WinstonLoggerOptions } from './winston-logger.js';
