@@ -1,0 +1,21 @@
+export {
+  groupRanks,
+  type PlanInput,
+  planSlots,
+  type RegionShare,
+  type SlotAssignment,
+  type SlotPlan,
+  slotRegions,
+  splitEven,
+} from './plan/planner.js';
+export {
+  budgetFor,
+  decideOnFailure,
+  type FailureBudgets,
+  type FailureCounts,
+  type FailureDecision,
+  type FailureReport,
+  NO_FAILURES,
+  primaryFailure,
+} from './run/failure-policy.js';
+export { isTerminal, type RunMachineEvent, type Stage, type Transition, transition } from './run/run-machine.js';
