@@ -4,6 +4,6 @@ import { defineConfig } from 'vitest/config';
 // vitest.config.ts (built from vitest.shared.ts) so `npm test -w <pkg>` works on its own too.
 export default defineConfig({
   test: {
-    projects: ['{packages/*,apps/*,test}/vitest.config.ts'],
+    projects: ['{packages/*,apps/*,test,infra}/vitest.config.ts'],
   },
 });

@@ -1,0 +1,3 @@
+import { lorkdProject } from '../vitest.shared.ts';
+
+export default lorkdProject('infra');
