@@ -1,0 +1,48 @@
+/**
+ * The functions the C++ addon (`packages/compute/native/src/*.cc`) exports. Every tensor argument is a byte
+ * offset into `heap` (the wasm backend's `HEAPU8`): the addon reads and writes that memory in place.
+ * Layouts are the tfjs ones: activations NHWC, filters HWIO, matrices row-major.
+ * Activation codes (`act`): 0 none, 1 relu / leaky relu (`alpha` = negative slope), 2 relu6, 3 elu, 4 sigmoid.
+ */
+export interface NativeAddon {
+  /** Build information: oneDNN version, OpenMP thread count. */
+  version(): string;
+  /** Sets the number of OpenMP threads the addon (and oneDNN) use in this process. */
+  setNumThreads(n: number): void;
+  /** Number of cached oneDNN primitives (conv + matmul) on the calling thread. */
+  cacheSize(): number;
+  /**
+   * One 2-D convolution pass. `kind` 0 = forward (a = x, b = filter, c = bias offset or -1, out = y),
+   * 1 = backward data (a = dy, b = filter, out = dx), 2 = backward weights (a = x, b = dy, out = dw).
+   * `geom` = [N, H, W, Ci, Ho, Wo, Co, kh, kw, sh, sw, dh, dw, padTop, padLeft, padBottom, padRight].
+   */
+  conv2d(
+    heap: Uint8Array,
+    kind: number,
+    geom: Int32Array,
+    a: number,
+    b: number,
+    c: number,
+    out: number,
+    act: number,
+    alpha: number,
+  ): void;
+  /**
+   * out[B, M, N] = op(a)[B or 1, M, K] · op(b)[B or 1, K, N] (+ bias[N]) then activation.
+   * `geom` = [B, M, K, N, transposeA, transposeB, batchA, batchB]; `bias` is an offset or -1. The last argument
+   * is reserved (pass 0).
+   */
+  matMul(
+    heap: Uint8Array,
+    geom: Int32Array,
+    a: number,
+    b: number,
+    bias: number,
+    out: number,
+    act: number,
+    alpha: number,
+    reserved: number,
+  ): void;
+  /** Sums a row-major [outer, inner] matrix over its rows (out has `inner` values) or its columns (`outer`). */
+  sumRows(heap: Uint8Array, x: number, outer: number, inner: number, out: number, overRows: boolean): void;
+}
