@@ -1,0 +1,231 @@
+import { silentLogger } from '@lorkd/contracts';
+import { describe, expect, it } from 'vitest';
+import type { EngineSnapshot, GroupLayout, SlotEngine, StepGradients } from '../engine/engine.js';
+import { type AllReduce, type GroupMembers, runSlotLoop } from './slot-loop.js';
+
+/**
+ * A small least-squares model that obeys the runtime's contract (loss normalised by the global batch):
+ * prediction = w·x + b[region]; `w` is shared, `b[region]` is the region's expert.
+ * Enough to test the loop's sync, stop and checkpoint logic without tfjs.
+ */
+class LinearEngine implements SlotEngine {
+  w = new Float64Array([0.1, -0.2]);
+  b: Record<string, number> = { a: 0, b: 0, c: 0 };
+  mW = new Float64Array(2);
+  applied = 0;
+  constructor(
+    private readonly shares: Array<{ region: string; from: number; to: number }>,
+    private readonly batch = 4,
+  ) {}
+  sample(region: string, step: number, i: number): { x: [number, number]; y: number } {
+    const r = region.charCodeAt(0);
+    const x: [number, number] = [Math.sin(step * 7 + i * 3 + r), Math.cos(step * 5 + i + r * 2)];
+    return { x, y: 2 * x[0] - x[1] + (r % 3) };
+  }
+  async layout(): Promise<readonly GroupLayout[]> {
+    return [
+      { group: 'shared', names: ['w'], sizes: [2], length: 2 },
+      ...['a', 'b', 'c'].map((r) => ({ group: `expert:${r}`, names: [`b.${r}`], sizes: [1], length: 1 })),
+    ];
+  }
+  async gradients(step: number): Promise<StepGradients> {
+    const global = 3 * this.batch;
+    const gw = new Float32Array(2);
+    const gb: Record<string, Float32Array> = { a: new Float32Array(1), b: new Float32Array(1), c: new Float32Array(1) };
+    let loss = 0;
+    let samples = 0;
+    for (const s of this.shares) {
+      for (let i = s.from; i < s.to; i++) {
+        const { x, y } = this.sample(s.region, step, i);
+        const err = (this.w[0] as number) * x[0] + (this.w[1] as number) * x[1] + (this.b[s.region] as number) - y;
+        loss += (err * err) / global;
+        gw[0] = (gw[0] as number) + (2 * err * x[0]) / global;
+        gw[1] = (gw[1] as number) + (2 * err * x[1]) / global;
+        const g = gb[s.region] as Float32Array;
+        g[0] = (g[0] as number) + (2 * err) / global;
+        samples++;
+      }
+    }
+    const grads = new Map<string, Float32Array>([['shared', gw]]);
+    for (const r of ['a', 'b', 'c']) grads.set(`expert:${r}`, gb[r] as Float32Array);
+    return { grads, loss, taskLoss: loss, kdLoss: 0, samples };
+  }
+  async apply(_step: number, grads: Map<string, Float32Array>, scale: number): Promise<void> {
+    const lr = 0.1;
+    const gw = grads.get('shared') as Float32Array;
+    for (let k = 0; k < 2; k++) {
+      this.mW[k] = 0.9 * (this.mW[k] as number) + (gw[k] as number) * scale;
+      this.w[k] = (this.w[k] as number) - lr * (this.mW[k] as number);
+    }
+    for (const r of ['a', 'b', 'c'])
+      this.b[r] = (this.b[r] as number) - lr * ((grads.get(`expert:${r}`) as Float32Array)[0] as number) * scale;
+    this.applied++;
+  }
+  async snapshot(): Promise<EngineSnapshot> {
+    return {
+      params: new Map([
+        ['w', Float32Array.from(this.w)],
+        ['b', Float32Array.from(['a', 'b', 'c'].map((r) => this.b[r] as number))],
+      ]),
+      optimizer: new Map([['mW', Float32Array.from(this.mW)]]),
+      step: this.applied,
+    };
+  }
+  async restore(): Promise<void> {}
+  async close(): Promise<void> {}
+}
+
+/** Sums contributions of `ranks` in rank order once all have arrived; one AllReduce per rank. */
+function memoryAllReduce(): (rank: number) => AllReduce {
+  const pending = new Map<string, { parts: Map<number, Float32Array>; waiters: Array<(v: Float32Array) => void> }>();
+  return (rank) => async (group, ranks, step, data) => {
+    const id = `${group}/${step}/${data.length}`;
+    let entry = pending.get(id);
+    if (!entry) {
+      entry = { parts: new Map(), waiters: [] };
+      pending.set(id, entry);
+    }
+    entry.parts.set(rank, data);
+    const done = new Promise<Float32Array>((resolve) => entry.waiters.push(resolve));
+    if (entry.parts.size === ranks.length) {
+      const sum = new Float32Array(data.length);
+      for (const r of ranks) {
+        const part = entry.parts.get(r) as Float32Array;
+        for (let i = 0; i < sum.length; i++) sum[i] = (sum[i] as number) + (part[i] as number);
+      }
+      pending.delete(id);
+      for (const w of entry.waiters) w(sum.slice());
+    }
+    return done;
+  };
+}
+
+type Shares = Array<{ region: string; from: number; to: number }>;
+
+async function train(
+  slots: Shares[],
+  groups: GroupMembers[][],
+  opts: { stopAt?: { rank: number; step: number } } = {},
+) {
+  const allReduce = memoryAllReduce();
+  const engines = slots.map((s) => new LinearEngine(s));
+  const checkpoints: number[] = [];
+  let snapshot: EngineSnapshot | undefined;
+  const outcomes = await Promise.all(
+    engines.map((engine, rank) => {
+      let at = 0;
+      return runSlotLoop(
+        {
+          engine,
+          allReduce: allReduce(rank),
+          logger: silentLogger,
+          async saveCheckpoint(step, snap) {
+            checkpoints.push(step);
+            snapshot = snap;
+          },
+          async onStep(r) {
+            at = r.step;
+          },
+          stopRequested: () => opts.stopAt?.rank === rank && at >= opts.stopAt.step,
+        },
+        {
+          rank,
+          worldSize: slots.length,
+          groups: groups[rank] as GroupMembers[],
+          fromStep: 0,
+          totalSteps: 10,
+          checkpointEvery: 4,
+          gradClipNorm: 0.5,
+        },
+      );
+    }),
+  );
+  return { outcomes, checkpoints, snapshot: snapshot as EngineSnapshot, engines };
+}
+
+const full = (region: string) => ({ region, from: 0, to: 4 });
+
+describe('runSlotLoop', () => {
+  it('gives the same parameters on 1 slot and on 3 slots with a replicated region', async () => {
+    const one = await train(
+      [[full('a'), full('b'), full('c')]],
+      [[{ name: 'shared', ranks: [0] }, ...['a', 'b', 'c'].map((r) => ({ name: `expert:${r}`, ranks: [0] }))]],
+    );
+    const shared = { name: 'shared', ranks: [0, 1, 2] };
+    const three = await train(
+      [[full('a'), { region: 'b', from: 0, to: 2 }], [{ region: 'b', from: 2, to: 4 }], [full('c')]],
+      [
+        [
+          shared,
+          { name: 'expert:a', ranks: [0] },
+          { name: 'expert:b', ranks: [0, 1] },
+          { name: 'expert:c', ranks: [0, 2] },
+        ],
+        [shared, { name: 'expert:b', ranks: [0, 1] }],
+        [shared, { name: 'expert:c', ranks: [0, 2] }],
+      ],
+    );
+    expect(one.outcomes).toEqual([{ outcome: 'finished', step: 10 }]);
+    expect(three.outcomes.every((o) => o.outcome === 'finished')).toBe(true);
+    expect(one.checkpoints).toEqual([4, 8, 10]);
+    expect(three.checkpoints).toEqual([4, 8, 10]);
+    const p1 = one.snapshot.params;
+    const p3 = three.snapshot.params;
+    for (const name of ['w', 'b']) {
+      const a = p1.get(name) as Float32Array;
+      const b = p3.get(name) as Float32Array;
+      for (let i = 0; i < a.length; i++) expect(b[i]).toBeCloseTo(a[i] as number, 5);
+    }
+    // training did something
+    expect(Math.abs(((p1.get('w') as Float32Array)[0] as number) - 0.1)).toBeGreaterThan(0.05);
+  });
+
+  it('stops every slot at the same step when one is asked to, with a checkpoint of that step', async () => {
+    const shared = { name: 'shared', ranks: [0, 1] };
+    const res = await train(
+      [[full('a'), full('b')], [full('c')]],
+      [
+        [
+          shared,
+          { name: 'expert:a', ranks: [0] },
+          { name: 'expert:b', ranks: [0] },
+          { name: 'expert:c', ranks: [0, 1] },
+        ],
+        [shared, { name: 'expert:c', ranks: [0, 1] }],
+      ],
+      { stopAt: { rank: 1, step: 5 } },
+    );
+    expect(res.outcomes).toEqual([
+      { outcome: 'preempted', step: 6 },
+      { outcome: 'preempted', step: 6 },
+    ]);
+    expect(res.checkpoints).toEqual([4, 6]);
+    expect(res.snapshot.step).toBe(6);
+  });
+
+  it('refuses a plan where rank 0 is not in one of its groups', async () => {
+    await expect(
+      runSlotLoop(
+        {
+          engine: new LinearEngine([full('c')]),
+          allReduce: memoryAllReduce()(1),
+          logger: silentLogger,
+          saveCheckpoint: async () => {},
+          onStep: async () => {},
+          stopRequested: () => false,
+        },
+        {
+          rank: 1,
+          worldSize: 2,
+          groups: [
+            { name: 'shared', ranks: [0, 1] },
+            { name: 'expert:c', ranks: [1] },
+          ],
+          fromStep: 0,
+          totalSteps: 1,
+          checkpointEvery: 1,
+        },
+      ),
+    ).rejects.toThrow(/rank 0 must be a member/);
+  });
+});

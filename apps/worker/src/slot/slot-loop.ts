@@ -1,0 +1,146 @@
+import type { Logger } from '@lorkd/contracts';
+import { type EngineSnapshot, type SlotEngine, sumOfSquares } from '../engine/engine.js';
+
+/** A sync group this slot belongs to and its member ranks (ascending). */
+export interface GroupMembers {
+  readonly name: string;
+  readonly ranks: readonly number[];
+}
+
+/** Sums `data` over `ranks` in fixed rank order; throws when a member is lost or the generation is superseded. */
+export type AllReduce = (
+  group: string,
+  ranks: readonly number[],
+  step: number,
+  data: Float32Array,
+) => Promise<Float32Array>;
+
+export interface StepReport {
+  /** Steps completed (the next step to run). */
+  readonly step: number;
+  readonly totalSteps: number;
+  /** Global loss of the step (sum over shards). */
+  readonly loss: number;
+  readonly taskLoss: number;
+  readonly kdLoss: number;
+  readonly samplesPerSec: number;
+  readonly computeMs: number;
+  readonly syncMs: number;
+  readonly checkpointMs: number;
+}
+
+export interface SlotLoopPorts {
+  readonly engine: SlotEngine;
+  readonly allReduce: AllReduce;
+  /** Writes a checkpoint of the state after `step` steps (called on rank 0 only). */
+  saveCheckpoint(step: number, snapshot: EngineSnapshot, metrics: Record<string, number>): Promise<void>;
+  onStep(report: StepReport): Promise<void>;
+  /** True once this process was asked to stop (SIGTERM): the slots agree to stop after the current step. */
+  stopRequested(): boolean;
+  readonly logger: Logger;
+}
+
+export interface SlotLoopOptions {
+  readonly rank: number;
+  readonly worldSize: number;
+  /** Every group this slot is a member of; must include `shared` with every rank. */
+  readonly groups: readonly GroupMembers[];
+  readonly fromStep: number;
+  readonly totalSteps: number;
+  readonly checkpointEvery: number;
+  readonly gradClipNorm?: number;
+}
+
+export type SlotLoopOutcome =
+  | { readonly outcome: 'finished'; readonly step: number }
+  | { readonly outcome: 'preempted'; readonly step: number };
+
+/** Extra floats appended to the `shared` buffer: loss, task loss, KD loss, samples, stop votes. */
+const TAIL = 5;
+
+/**
+ * Trains one slot from `fromStep` to `totalSteps` in lockstep with the other slots:
+ * per step, gradients of this slot's shard, one all-reduce per group (in layout order), optional
+ * global-norm clipping, apply. The loss parts and a stop vote ride on the `shared` reduction, so all
+ * slots learn at the same step that one of them was asked to stop; they then checkpoint (rank 0)
+ * and end the generation together.
+ */
+export async function runSlotLoop(ports: SlotLoopPorts, options: SlotLoopOptions): Promise<SlotLoopOutcome> {
+  const { engine, allReduce, logger } = ports;
+  const { rank, fromStep, totalSteps, checkpointEvery } = options;
+  const layout = await engine.layout();
+  const members = new Map(options.groups.map((g) => [g.name, g.ranks]));
+  const shared = members.get('shared');
+  if (!shared || shared.length !== options.worldSize)
+    throw new Error(`slot ${rank}: the 'shared' group must hold all ${options.worldSize} ranks`);
+  if (rank !== 0 && layout.some((g) => members.has(g.group) && !members.get(g.group)?.includes(0)))
+    throw new Error(`slot ${rank}: rank 0 must be a member of every group (it writes the checkpoints)`);
+
+  for (let step = fromStep; step < totalSteps; step++) {
+    const t0 = performance.now();
+    const local = await engine.gradients(step);
+    const t1 = performance.now();
+    const reduced = new Map<string, Float32Array>();
+    let tail = new Float32Array(TAIL);
+    for (const g of layout) {
+      const ranks = members.get(g.group);
+      const buf = local.grads.get(g.group) ?? new Float32Array(g.length);
+      if (!ranks) {
+        reduced.set(g.group, buf); // not ours: stale on this slot, never read or written by it
+        continue;
+      }
+      if (g.group === 'shared') {
+        const withTail = new Float32Array(g.length + TAIL);
+        withTail.set(buf);
+        withTail.set(
+          [local.loss, local.taskLoss, local.kdLoss, local.samples, ports.stopRequested() ? 1 : 0],
+          g.length,
+        );
+        const out = await allReduce(g.group, ranks, step, withTail);
+        reduced.set(g.group, out.subarray(0, g.length));
+        tail = out.slice(g.length);
+      } else {
+        reduced.set(g.group, ranks.length === 1 ? buf : await allReduce(g.group, ranks, step, buf));
+      }
+    }
+    let scale = 1;
+    if (options.gradClipNorm !== undefined) {
+      // Only rank 0 holds every group's reduced gradient: it computes the global norm and broadcasts it.
+      let sq = 0;
+      if (rank === 0) for (const g of layout) sq += sumOfSquares(reduced.get(g.group) as Float32Array);
+      const norm = Math.sqrt(
+        (await allReduce('shared', shared, step, new Float32Array([rank === 0 ? sq : 0])))[0] as number,
+      );
+      if (norm > options.gradClipNorm) scale = options.gradClipNorm / norm;
+    }
+    const t2 = performance.now();
+    await engine.apply(step, reduced, scale);
+    const t3 = performance.now();
+
+    const done = step + 1;
+    const stop = (tail[4] ?? 0) > 0;
+    let checkpointMs = 0;
+    if (rank === 0 && (done % checkpointEvery === 0 || done === totalSteps || stop)) {
+      const snapshot = await engine.snapshot();
+      await ports.saveCheckpoint(done, snapshot, { loss: tail[0] ?? 0 });
+      checkpointMs = performance.now() - t3;
+    }
+    const stepMs = performance.now() - t0;
+    await ports.onStep({
+      step: done,
+      totalSteps,
+      loss: tail[0] ?? 0,
+      taskLoss: tail[1] ?? 0,
+      kdLoss: tail[2] ?? 0,
+      samplesPerSec: stepMs > 0 ? ((tail[3] ?? 0) * 1000) / stepMs : 0,
+      computeMs: t1 - t0 + (t3 - t2),
+      syncMs: t2 - t1,
+      checkpointMs,
+    });
+    if (stop && done < totalSteps) {
+      logger.info('stopping after this step: a slot was asked to stop', { step: done, rank });
+      return { outcome: 'preempted', step: done };
+    }
+  }
+  return { outcome: 'finished', step: totalSteps };
+}
