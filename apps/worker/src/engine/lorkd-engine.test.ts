@@ -1,0 +1,69 @@
+import { selectBackend } from '@lorkd/compute';
+import { parseRunSpec } from '@lorkd/contracts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { tinySpecInput } from '../test-support.js';
+import { LorkdEngine } from './lorkd-engine.js';
+
+const spec = parseRunSpec(tinySpecInput());
+const names = spec.regions.map((r) => r.name);
+
+describe('LorkdEngine', () => {
+  beforeAll(async () => {
+    await selectBackend({ preference: 'wasm' });
+  });
+
+  it('shard gradients over slots sum to the single-slot gradient', async () => {
+    const whole = await LorkdEngine.create({ spec, stage: 'student', regions: names, replica: 0, replicas: 1 });
+    const a = await LorkdEngine.create({ spec, stage: 'student', regions: ['brain'], replica: 0, replicas: 2 });
+    const b = await LorkdEngine.create({ spec, stage: 'student', regions: ['brain'], replica: 1, replicas: 2 });
+    const c = await LorkdEngine.create({
+      spec,
+      stage: 'student',
+      regions: ['head-neck', 'pelvis'],
+      replica: 0,
+      replicas: 1,
+    });
+    try {
+      const g = await whole.gradients(1);
+      const parts = await Promise.all([a, b, c].map((e) => e.gradients(1)));
+      expect(parts.reduce((s, p) => s + p.samples, 0)).toBe(g.samples);
+      expect(parts.reduce((s, p) => s + p.loss, 0)).toBeCloseTo(g.loss, 5);
+      const layout = await whole.layout();
+      expect(layout[0]?.group).toBe('shared');
+      for (const { group, length } of layout) {
+        const want = g.grads.get(group) as Float32Array;
+        expect(want.length).toBe(length);
+        let maxAbs = 0;
+        let maxErr = 0;
+        for (let i = 0; i < length; i++) {
+          const sum = parts.reduce((s, p) => s + ((p.grads.get(group) as Float32Array)[i] as number), 0);
+          maxAbs = Math.max(maxAbs, Math.abs(want[i] as number));
+          maxErr = Math.max(maxErr, Math.abs(sum - (want[i] as number)));
+        }
+        expect(maxErr).toBeLessThanOrEqual(1e-5 * Math.max(1, maxAbs));
+      }
+      // experts of regions a slot does not host get exact zeros
+      expect((parts[2]?.grads.get('expert:brain') as Float32Array).every((v) => v === 0)).toBe(true);
+    } finally {
+      for (const e of [whole, a, b, c]) await e.close();
+    }
+  });
+
+  it('snapshot/restore round-trips parameters and optimiser state', async () => {
+    const e = await LorkdEngine.create({ spec, stage: 'teacher', regions: names, replica: 0, replicas: 1 });
+    try {
+      const g = await e.gradients(0);
+      await e.apply(0, g.grads, 1);
+      const snap = await e.snapshot();
+      expect(snap.step).toBe(1);
+      expect(snap.optimizer.size).toBeGreaterThan(0);
+      const g2 = await e.gradients(1);
+      await e.apply(1, g2.grads, 1);
+      await e.restore(snap);
+      const again = await e.snapshot();
+      for (const [k, v] of snap.params) expect(again.params.get(k)).toEqual(v);
+    } finally {
+      await e.close();
+    }
+  });
+});
