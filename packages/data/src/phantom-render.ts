@@ -1,0 +1,184 @@
+import type { AnatomyDef, Feature, Shape, SubjectAnatomy } from './phantom-anatomy.js';
+import { FEATURES } from './phantom-anatomy.js';
+import { Rng } from './rng.js';
+
+/** Everything that varies from image to image of one subject. */
+export interface FindingParams {
+  label: number;
+  /** Feature levels in [0,1]. */
+  levels: Record<Feature, number>;
+  gain: number;
+  offset: number;
+  /** MR: the subject's contrast-flipped weighting. */
+  flipped: boolean;
+}
+
+const clamp01 = (v: number) => (v < 0 ? 0 : v > 1 ? 1 : v);
+
+/** Draws the finding class and feature levels of one image (see docs/data.md for the conflict model). */
+export function drawFinding(anat: AnatomyDef, rng: Rng, conflict: number, flipped: boolean): FindingParams {
+  const k = anat.classes.length;
+  const label = rng.int(k);
+  const level = k > 1 ? label / (k - 1) : 0.5;
+  const levels = {} as Record<Feature, number>;
+  for (const f of FEATURES) {
+    if (f === anat.decisive) levels[f] = clamp01((label + anat.overlap * rng.normal()) / Math.max(1, k - 1));
+    else if (f === 'contrast') levels[f] = clamp01((1 - conflict) * level + conflict * rng.next());
+    else levels[f] = clamp01((1 - conflict) * 0.5 + conflict * rng.next());
+  }
+  const intensityIsSignal = anat.decisive === 'contrast';
+  const gainSpread = intensityIsSignal ? 0.03 : 0.3 * conflict;
+  return {
+    label,
+    levels,
+    gain: 1 + gainSpread * (rng.next() * 2 - 1),
+    offset: (intensityIsSignal ? 0.01 : 0.08 * conflict) * (rng.next() * 2 - 1),
+    flipped,
+  };
+}
+
+/**
+ * Paints one ellipse with partial-volume edges: `apply(index, coverage)` for every pixel it touches.
+ * Coverage is a linear ramp over one pixel across the boundary (signed distance / pixel size).
+ */
+function forEllipse(s: Shape, size: number, apply: (i: number, c: number, x: number, y: number) => void): void {
+  const pix = 2 / size;
+  const reach = Math.max(s.rx, s.ry) + pix;
+  const x0 = Math.max(0, Math.floor(((s.cx - reach + 1) / 2) * size));
+  const x1 = Math.min(size - 1, Math.ceil(((s.cx + reach + 1) / 2) * size));
+  const y0 = Math.max(0, Math.floor(((s.cy - reach + 1) / 2) * size));
+  const y1 = Math.min(size - 1, Math.ceil(((s.cy + reach + 1) / 2) * size));
+  const cos = Math.cos(s.angle);
+  const sin = Math.sin(s.angle);
+  const irx = 1 / s.rx;
+  const iry = 1 / s.ry;
+  for (let py = y0; py <= y1; py++) {
+    const y = ((py + 0.5) / size) * 2 - 1 - s.cy;
+    for (let px = x0; px <= x1; px++) {
+      const x = ((px + 0.5) / size) * 2 - 1 - s.cx;
+      const lx = x * cos + y * sin;
+      const ly = -x * sin + y * cos;
+      const ax = lx * irx;
+      const ay = ly * iry;
+      const q = ax * ax + ay * ay;
+      let c: number;
+      if (q < 1e-12) c = 1;
+      else {
+        const rho = Math.sqrt(q);
+        const gx = ax * irx;
+        const gy = ay * iry;
+        const g = Math.sqrt(gx * gx + gy * gy) / rho;
+        const d = (rho - 1) / g;
+        c = 0.5 - d / pix;
+        if (c <= 0) continue;
+        if (c > 1) c = 1;
+      }
+      apply(py * size + px, c, lx, ly);
+    }
+  }
+}
+
+/**
+ * Renders one 2D image into `out` (uint8, size²) and its exact lesion mask into `mask` (0/1).
+ * `buf` is scratch space of size² floats.
+ */
+export function renderImage(
+  anat: AnatomyDef,
+  subject: SubjectAnatomy,
+  finding: FindingParams,
+  rng: Rng,
+  size: number,
+  buf: Float32Array,
+  out: Uint8Array,
+  outOffset: number,
+  mask: Uint8Array | undefined,
+  maskOffset: number,
+): void {
+  const n = size * size;
+  buf.fill(0);
+  const table = finding.flipped && anat.tissuesAlt ? anat.tissuesAlt : anat.tissues;
+  for (const s of subject.shapes) {
+    const v = table[s.tissue] ?? 0;
+    if (s.mode === 'add') forEllipse(s, size, (i, c) => (buf[i] = (buf[i] ?? 0) + v * c));
+    else forEllipse(s, size, (i, c) => (buf[i] = (buf[i] ?? 0) * (1 - c) + v * c));
+  }
+  // The lesion.
+  const L = finding.levels;
+  const r = 0.07 + 0.13 * L.size;
+  const aspect = 1 + 2 * L.elongation;
+  const [fx, fy] = subject.from;
+  const [tx, ty] = subject.to;
+  const along = L.position;
+  const spread = subject.spread;
+  const cx = fx + along * (tx - fx) + spread * rng.normal() * 0.5;
+  const cy = fy + along * (ty - fy) + spread * rng.normal() * 0.5;
+  const lesion: Shape = {
+    cx,
+    cy,
+    rx: r * Math.sqrt(aspect),
+    ry: r / Math.sqrt(aspect),
+    angle: rng.next() * Math.PI,
+    tissue: subject.host,
+    mode: anat.modality === 'xray' ? 'add' : 'fill',
+  };
+  let delta = 0.1 + 0.3 * L.contrast;
+  if (finding.flipped && anat.decisive !== 'contrast') delta = -delta;
+  const amp = 0.9 * L.texture;
+  const period = Math.max(3, size / 16) * (2 / size);
+  const freq = (2 * Math.PI) / period;
+  const hostValue = table[subject.host] ?? 0;
+  const lv = hostValue + delta;
+  if (mask) mask.fill(0, maskOffset, maskOffset + n);
+  forEllipse(lesion, size, (i, c, lx) => {
+    const tex = 1 + amp * Math.sin(lx * freq);
+    if (lesion.mode === 'add') buf[i] = (buf[i] ?? 0) + delta * tex * c;
+    else {
+      const target = hostValue + (lv - hostValue) * tex;
+      buf[i] = (buf[i] ?? 0) * (1 - c) + target * c;
+    }
+    if (mask && c >= 0.5) mask[maskOffset + i] = 1;
+  });
+  // Modality look, nuisance intensity, noise, quantisation.
+  const sigma = anat.noise;
+  const g = finding.gain;
+  const o = finding.offset;
+  if (anat.modality === 'mr') {
+    const bx = 0.15 * (rng.next() * 2 - 1);
+    const by = 0.15 * (rng.next() * 2 - 1);
+    for (let i = 0; i < n; i++) {
+      const x = ((i % size) + 0.5) / size - 0.5;
+      const y = (Math.floor(i / size) + 0.5) / size - 0.5;
+      const v = (buf[i] ?? 0) * (1 + bx * x + by * y);
+      const a = v + sigma * rng.normal();
+      const b = sigma * rng.normal();
+      buf[i] = Math.sqrt(a * a + b * b);
+    }
+  } else if (anat.modality === 'us') {
+    const apexY = -1.15;
+    for (let i = 0; i < n; i++) {
+      const x = (((i % size) + 0.5) / size) * 2 - 1;
+      const y = ((Math.floor(i / size) + 0.5) / size) * 2 - 1;
+      const dy = y - apexY;
+      const depth = Math.sqrt(x * x + dy * dy);
+      if (Math.abs(Math.atan2(x, dy)) > 0.62 || depth > 2.1) {
+        buf[i] = 0;
+        continue;
+      }
+      // Speckle: the magnitude of a complex Gaussian (Rayleigh), mean ~1.
+      const a = rng.normal();
+      const b = rng.normal();
+      const speckle = 0.45 + 0.44 * Math.sqrt(a * a + b * b);
+      buf[i] = (buf[i] ?? 0) * speckle * Math.exp(-0.25 * depth) + sigma * rng.normal();
+    }
+  } else if (anat.modality === 'xray') {
+    for (let i = 0; i < n; i++) buf[i] = 1 - Math.exp(-1.6 * (buf[i] ?? 0)) + sigma * rng.normal();
+  } else {
+    for (let i = 0; i < n; i++) buf[i] = (buf[i] ?? 0) + sigma * rng.normal();
+  }
+  for (let i = 0; i < n; i++) {
+    const v = (buf[i] ?? 0) * g + o;
+    out[outOffset + i] = v <= 0 ? 0 : v >= 1 ? 255 : Math.round(v * 255);
+  }
+}
+
+export { Rng };
