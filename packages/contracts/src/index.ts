@@ -39,4 +39,5 @@ export {
   type RunSpecInput,
   RunSpecSchema,
 } from './run-spec.js';
+export { parseStageRunId, parseTaggedFailure, type RunStage, stageRunId, tagFailure } from './runtime.js';
 export { formatPath, toValidationIssues } from './zod-issues.js';
