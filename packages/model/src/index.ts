@@ -1,0 +1,55 @@
+export { type Architecture, type ArchNode, buildArchitecture, groupsFor } from './architecture.js';
+export { type Batch, logitOffsets, outputSize, validateBatch } from './batch.js';
+export {
+  expertScale,
+  type ModelConfig,
+  type ModelConfigInput,
+  ModelConfigSchema,
+  type RegionConfig,
+  resolveModelConfig,
+} from './config.js';
+export {
+  chooseStrategy,
+  type EksStrategy,
+  type ExpertConvWeights,
+  eksConv2d,
+  expertDelta,
+  foldedKernel,
+  naiveConv2d,
+  type RegionGroup,
+  type RegionLayout,
+  regionConv2d,
+  sortByRegion,
+} from './eks.js';
+export { ModelError } from './errors.js';
+export { type ForwardMode, features, groupNorm } from './forward.js';
+export {
+  type EvalResult,
+  evaluate,
+  type PredictOptions,
+  predictLogits,
+  type RegionScore,
+  scoreLogits,
+  teacherLogits,
+} from './inference.js';
+export {
+  buildStudent,
+  buildTeacher,
+  getParams,
+  LorkdModel,
+  type ParamInfo,
+  type SyncGroup,
+  setParams,
+} from './model.js';
+export {
+  clipByGlobalNorm,
+  createOptimizer,
+  globalNorm,
+  gradNormSquaredByGroup,
+  learningRate,
+  Optimizer,
+  type OptimizerOptions,
+  type ScheduleSettings,
+} from './optimizer.js';
+export { modelConfigsFromRunSpec, type RunModelConfigs } from './run-spec.js';
+export { computeGradients, computeLoss, type GradientResult, type LossOptions, type LossParts } from './train-step.js';
