@@ -70,6 +70,18 @@ float* heap_f32(uint8_t* base, size_t length, int64_t off, int64_t count, const 
   return reinterpret_cast<float*>(base + off);
 }
 
+static int g_threads = 0;
+
+int max_threads() {
+  if (g_threads <= 0) g_threads = omp_get_max_threads();
+  return g_threads;
+}
+
+int threads_for(double flops) { return flops < 4e6 ? 1 : max_threads(); }
+
+ThreadScope::ThreadScope(int n) { omp_set_num_threads(n); }
+ThreadScope::~ThreadScope() { omp_set_num_threads(max_threads()); }
+
 void append_activation(dnnl::post_ops& ops, int act, float alpha) {
   using A = dnnl::algorithm;
   switch (act) {
@@ -95,7 +107,7 @@ void append_activation(dnnl::post_ops& ops, int act, float alpha) {
 static napi_value Version(napi_env env, napi_callback_info) {
   const dnnl_version_t* v = dnnl_version();
   std::ostringstream s;
-  s << "oneDNN " << v->major << "." << v->minor << "." << v->patch << " (" << v->hash << "), " << omp_get_max_threads()
+  s << "oneDNN " << v->major << "." << v->minor << "." << v->patch << " (" << v->hash << "), " << max_threads()
     << " OpenMP threads";
   napi_value out;
   std::string str = s.str();
@@ -111,7 +123,8 @@ static napi_value SetNumThreads(napi_env env, napi_callback_info info) {
     if (argc < 1) throw ArgError("setNumThreads(n) needs n");
     int64_t n = get_i64(env, argv[0], "n");
     if (n < 1 || n > 1024) throw ArgError("thread count must be in 1..1024, got " + std::to_string(n));
-    omp_set_num_threads(static_cast<int>(n));
+    g_threads = static_cast<int>(n);
+    omp_set_num_threads(g_threads);
     return nullptr;
   });
 }

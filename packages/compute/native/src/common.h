@@ -47,6 +47,19 @@ napi_value guarded(napi_env env, F&& fn) {
 // 2 relu6, 3 elu, 4 sigmoid.
 void append_activation(dnnl::post_ops& ops, int act, float alpha);
 
+// The thread count set by setNumThreads (default: OpenMP's at load). Small problems run on one thread:
+// an OpenMP barrier costs more than they do, and far more on a loaded machine.
+int max_threads();
+int threads_for(double flops);
+
+// Sets this thread's OpenMP team size for the lifetime of the object, restoring max_threads() after.
+struct ThreadScope {
+  explicit ThreadScope(int n);
+  ~ThreadScope();
+  ThreadScope(const ThreadScope&) = delete;
+  ThreadScope& operator=(const ThreadScope&) = delete;
+};
+
 napi_value Conv2d(napi_env env, napi_callback_info info);
 napi_value MatMul(napi_env env, napi_callback_info info);
 napi_value SumRows(napi_env env, napi_callback_info info);

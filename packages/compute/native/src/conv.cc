@@ -33,14 +33,14 @@ thread_local std::unordered_map<std::string, std::unique_ptr<ConvEntry>> cache;
 
 constexpr size_t kMaxCache = 512;
 
-std::string cache_key(int kind, const Geom& g, bool bias, int act, float alpha) {
-  std::string k = std::to_string(kind) + (bias ? "b" : "n") + std::to_string(act) + ":" + std::to_string(alpha);
+std::string cache_key(int kind, const Geom& g, bool bias, int act, float alpha, int nthr) {
+  std::string k = std::to_string(nthr) + "t" + std::to_string(kind) + (bias ? "b" : "n") + std::to_string(act) + ":" + std::to_string(alpha);
   const memory::dim* p = &g.N;
   for (int i = 0; i < 17; ++i) k += "," + std::to_string(p[i]);
   return k;
 }
 
-ConvEntry* build(int kind, const Geom& g, bool has_bias, int act, float alpha) {
+ConvEntry* build(int kind, const Geom& g, bool has_bias, int act, float alpha, int nthr) {
   auto& eng = cpu_engine();
   memory::dims src_dims = {g.N, g.Ci, g.H, g.W};
   memory::dims dst_dims = {g.N, g.Co, g.Ho, g.Wo};
@@ -105,6 +105,13 @@ ConvEntry* build(int kind, const Geom& g, bool has_bias, int act, float alpha) {
     dnnl::convolution_backward_weights::desc bwd_desc(dnnl::algorithm::convolution_direct, src_md, w_any_md, dst_md,
                                                       strides, dil, pad_l, pad_r);
     dnnl::convolution_backward_weights::primitive_desc pd(bwd_desc, eng, fwd_pd);
+    // oneDNN 2.6's jit_1x1 backward-weights kernels give wrong results intermittently with 2+ OpenMP threads on
+    // strided 1x1 convs (seen with jit_1x1:avx2, mb3 ic4 oc5 8x8 s2); take the next implementation instead.
+    if (g.sh > 1 || g.sw > 1) {
+      while (std::string(pd.impl_info_str()).find("jit_1x1") != std::string::npos) {
+        if (!pd.next_impl()) throw ArgError("no oneDNN backward-weights implementation besides jit_1x1");
+      }
+    }
     e->prim = dnnl::convolution_backward_weights(pd);
     e->src = memory(src_md, eng, DNNL_MEMORY_NONE);
     e->dst = memory(dst_md, eng, DNNL_MEMORY_NONE);
@@ -118,7 +125,7 @@ ConvEntry* build(int kind, const Geom& g, bool has_bias, int act, float alpha) {
     }
   }
   if (cache.size() >= kMaxCache) cache.clear();
-  auto key = cache_key(kind, g, has_bias, act, alpha);
+  auto key = cache_key(kind, g, has_bias, act, alpha, nthr);
   ConvEntry* raw = e.get();
   cache[key] = std::move(e);
   return raw;
@@ -156,8 +163,11 @@ napi_value Conv2d(napi_env env, napi_callback_info info) {
     bool has_bias = kind == 0 && c >= 0;
     if (kind != 0) act = 0, alpha = 0.f;
 
-    auto it = cache.find(cache_key(kind, g, has_bias, act, alpha));
-    ConvEntry* e = it != cache.end() ? it->second.get() : build(kind, g, has_bias, act, alpha);
+    const double flops = 2.0 * g.N * g.Ho * g.Wo * g.Co * g.Ci * g.kh * g.kw;
+    const int nthr = threads_for(flops);
+    ThreadScope threads(nthr);
+    auto it = cache.find(cache_key(kind, g, has_bias, act, alpha, nthr));
+    ConvEntry* e = it != cache.end() ? it->second.get() : build(kind, g, has_bias, act, alpha, nthr);
 
     const int64_t xs = g.N * g.H * g.W * g.Ci, ys = g.N * g.Ho * g.Wo * g.Co, ws = g.kh * g.kw * g.Ci * g.Co;
     auto& s = cpu_stream();

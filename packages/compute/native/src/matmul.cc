@@ -47,7 +47,9 @@ napi_value MatMul(napi_env env, napi_callback_info info) {
     // argv[8] is reserved (kept so the call shape matches conv2d).
     const bool has_bias = bias_off >= 0;
 
-    std::string key;
+    const int nthr = threads_for(2.0 * B * M * N * K);
+    ThreadScope threads(nthr);
+    std::string key = std::to_string(nthr) + "t";
     for (int i = 0; i < 8; ++i) key += std::to_string(g[i]) + ",";
     key += (has_bias ? "b" : "n") + std::to_string(act) + ":" + std::to_string(alpha);
     auto it = cache.find(key);
