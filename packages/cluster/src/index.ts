@@ -9,6 +9,7 @@ export {
   RunExistsError,
   RunNotFoundError,
 } from './errors.js';
+export { GenerationFence } from './generation-fence.js';
 export {
   type ControlJobData,
   ControlJobDataSchema,
@@ -52,4 +53,11 @@ export {
   type RedisConnectionsOptions,
   redactRedisUrl,
 } from './redis-connections.js';
+export {
+  type ExpiredMember,
+  RendezvousMember,
+  type RendezvousMemberInfo,
+  RendezvousMonitor,
+  type RendezvousOptions,
+} from './rendezvous.js';
 export { type RunPatch, RunStore, type RunStoreOptions, type TransitionResult } from './run-store.js';
