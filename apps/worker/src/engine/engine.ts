@@ -23,6 +23,8 @@ export interface EngineSnapshot {
   readonly optimizer: Map<string, Float32Array>;
   /** How many optimiser updates have been applied (= the training step to resume at). */
   readonly step: number;
+  /** Content hash of the data the engine trains on (recorded in checkpoints). */
+  readonly datasetHash?: string;
 }
 
 /**

@@ -43,7 +43,8 @@ describe('LorkdEngine', () => {
         expect(maxErr).toBeLessThanOrEqual(1e-5 * Math.max(1, maxAbs));
       }
       // experts of regions a slot does not host get exact zeros
-      expect((parts[2]?.grads.get('expert:brain') as Float32Array).every((v) => v === 0)).toBe(true);
+      const other = parts[2]?.grads.get('expert:brain') ?? new Float32Array([1]);
+      expect(other.every((v) => v === 0)).toBe(true);
     } finally {
       for (const e of [whole, a, b, c]) await e.close();
     }

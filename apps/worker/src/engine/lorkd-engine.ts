@@ -162,7 +162,12 @@ export class LorkdEngine implements SlotEngine {
   }
 
   async snapshot(): Promise<EngineSnapshot> {
-    return { params: getParams(this.model), optimizer: this.optimizer.getState(), step: this.applied };
+    return {
+      params: getParams(this.model),
+      optimizer: this.optimizer.getState(),
+      step: this.applied,
+      datasetHash: this.dataset.hash,
+    };
   }
 
   async restore(snapshot: EngineSnapshot): Promise<void> {

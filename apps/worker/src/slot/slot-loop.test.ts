@@ -79,7 +79,7 @@ class LinearEngine implements SlotEngine {
 function memoryAllReduce(): (rank: number) => AllReduce {
   const pending = new Map<string, { parts: Map<number, Float32Array>; waiters: Array<(v: Float32Array) => void> }>();
   return (rank) => async (group, ranks, step, data) => {
-    const id = `${group}/${step}/${data.length}`;
+    const id = `${group}/${step}`;
     let entry = pending.get(id);
     if (!entry) {
       entry = { parts: new Map(), waiters: [] };

@@ -59,6 +59,14 @@ export type SlotLoopOutcome =
 const TAIL = 5;
 
 /**
+ * Collective sequence number of a step's sub-phase: a step may run several reductions on one group
+ * (gradients, the clipping norm, the stop barrier), and each needs its own key.
+ */
+export function collectiveStep(step: number, phase: 'grads' | 'norm' | 'barrier'): number {
+  return step * 4 + (phase === 'grads' ? 0 : phase === 'norm' ? 1 : 2);
+}
+
+/**
  * Trains one slot from `fromStep` to `totalSteps` in lockstep with the other slots:
  * per step, gradients of this slot's shard, one all-reduce per group (in layout order), optional
  * global-norm clipping, apply. The loss parts and a stop vote ride on the `shared` reduction, so all
@@ -96,11 +104,14 @@ export async function runSlotLoop(ports: SlotLoopPorts, options: SlotLoopOptions
           [local.loss, local.taskLoss, local.kdLoss, local.samples, ports.stopRequested() ? 1 : 0],
           g.length,
         );
-        const out = await allReduce(g.group, ranks, step, withTail);
+        const out = await allReduce(g.group, ranks, collectiveStep(step, 'grads'), withTail);
         reduced.set(g.group, out.subarray(0, g.length));
         tail = out.slice(g.length);
       } else {
-        reduced.set(g.group, ranks.length === 1 ? buf : await allReduce(g.group, ranks, step, buf));
+        reduced.set(
+          g.group,
+          ranks.length === 1 ? buf : await allReduce(g.group, ranks, collectiveStep(step, 'grads'), buf),
+        );
       }
     }
     let scale = 1;
@@ -109,7 +120,9 @@ export async function runSlotLoop(ports: SlotLoopPorts, options: SlotLoopOptions
       let sq = 0;
       if (rank === 0) for (const g of layout) sq += sumOfSquares(reduced.get(g.group) as Float32Array);
       const norm = Math.sqrt(
-        (await allReduce('shared', shared, step, new Float32Array([rank === 0 ? sq : 0])))[0] as number,
+        (
+          await allReduce('shared', shared, collectiveStep(step, 'norm'), new Float32Array([rank === 0 ? sq : 0]))
+        )[0] as number,
       );
       if (norm > options.gradClipNorm) scale = options.gradClipNorm / norm;
     }
@@ -138,6 +151,8 @@ export async function runSlotLoop(ports: SlotLoopPorts, options: SlotLoopOptions
       checkpointMs,
     });
     if (stop && done < totalSteps) {
+      // Barrier: nobody leaves before rank 0's checkpoint of this step is committed.
+      await allReduce('shared', shared, collectiveStep(step, 'barrier'), new Float32Array(1));
       logger.info('stopping after this step: a slot was asked to stop', { step: done, rank });
       return { outcome: 'preempted', step: done };
     }

@@ -1,0 +1,297 @@
+import { createHash } from 'node:crypto';
+import {
+  type FailureCause,
+  type Logger,
+  parseStageRunId,
+  type RegionProgress,
+  type RunRecord,
+  stageRunId,
+  TERMINAL_PHASES,
+  tagFailure,
+} from '@lorkd/contracts';
+import type { CheckpointStore, ObjectStore } from '@lorkd/storage';
+import type { SlotEngine } from '../engine/engine.js';
+import type { EngineThreadInit } from '../engine/engine-thread-init.js';
+import { stageSteps } from '../engine/lorkd-engine.js';
+import { type GenerationPort, isGenerationEnd, type RunRecordsPort } from '../ports.js';
+import { snapshotToTensors, tensorsToSnapshot } from './checkpoint-codec.js';
+import { runSlotLoop, type StepReport } from './slot-loop.js';
+
+/** A slot job's payload (the `lorkd-train` job data of @lorkd/cluster). */
+export interface SeatJob {
+  readonly runId: string;
+  readonly generation: number;
+  readonly slot: number;
+  readonly worldSize: number;
+  readonly regions: ReadonlyArray<{ region: string; replica: number; replicas: number }>;
+  readonly groups: ReadonlyArray<{ name: string; ranks: readonly number[] }>;
+}
+
+/** What a slot job returns. `preempted`: the slots stopped together (SIGTERM) after a checkpoint. */
+export interface SeatResult {
+  readonly runId: string;
+  readonly slot: number;
+  readonly generation: number;
+  readonly step: number;
+  readonly outcome: 'finished' | 'preempted' | 'superseded' | 'cancelled';
+  readonly worker: string;
+}
+
+export interface SeatDeps {
+  readonly generations: GenerationPort;
+  readonly runs: RunRecordsPort;
+  openStore(url: string): Promise<ObjectStore>;
+  openCheckpoints(store: ObjectStore, jobRunId: string): Promise<CheckpointStore>;
+  startEngine(init: EngineThreadInit): Promise<SlotEngine>;
+  readonly backend: EngineThreadInit['backend'];
+  readonly workerId: string;
+  readonly logger: Logger;
+  /** Aborted when this worker is asked to stop (SIGTERM). */
+  readonly stop: AbortSignal;
+  /** How long to wait for the other members of a generation to join. */
+  readonly joinTimeoutMs?: number;
+}
+
+/** A failure with a cause the coordinator's policy understands (see `tagFailure`). */
+export class SeatFailure extends Error {
+  readonly failure: FailureCause;
+  constructor(failure: FailureCause, message: string, options: { cause?: unknown } = {}) {
+    super(tagFailure(failure, message), options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'SeatFailure';
+    this.failure = failure;
+  }
+}
+
+const BAD_INPUT_CODES = new Set(['E_BAD_INPUT', 'E_DATASET', 'E_DATA_FORMAT', 'E_VALIDATION', 'E_MODEL']);
+
+function classify(err: unknown): FailureCause {
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code === 'string' && BAD_INPUT_CODES.has(code)) return 'bad-input';
+  if (typeof code === 'string' && (code.startsWith('E_STORAGE') || code === 'E_INTEGRITY' || code.startsWith('E_S3')))
+    return 'storage';
+  const name = (err as { name?: unknown })?.name;
+  if (typeof name === 'string' && /Storage|Integrity|S3/.test(name)) return 'storage';
+  return 'crashed';
+}
+
+/** The storage root of a run record (`storageUrl` is `<root>/runs/<id>`). */
+export function storageRoot(record: RunRecord): string {
+  const suffix = `/runs/${record.id}`;
+  return record.storageUrl.endsWith(suffix) ? record.storageUrl.slice(0, -suffix.length) : record.storageUrl;
+}
+
+export function specHash(record: RunRecord): string {
+  return createHash('sha256').update(JSON.stringify(record.spec)).digest('hex');
+}
+
+/**
+ * Runs one slot job: joins the job's generation, restores the latest checkpoint (or the initial
+ * parameters), trains in lockstep with the other slots, and ends when the stage is finished, the
+ * slots stopped together (SIGTERM on one of them), or the generation was superseded (the
+ * coordinator restarts the next one). Bad input and other failures throw a tagged SeatFailure.
+ */
+export async function processSeat(job: SeatJob, deps: SeatDeps): Promise<SeatResult> {
+  const { runId, stage } = parseStageRunId(job.runId);
+  const log = deps.logger.child({ runId: job.runId, slot: job.slot, generation: job.generation });
+  const result = (outcome: SeatResult['outcome'], step: number): SeatResult => ({
+    runId: job.runId,
+    slot: job.slot,
+    generation: job.generation,
+    step,
+    outcome,
+    worker: deps.workerId,
+  });
+
+  const record = await deps.runs.get(runId);
+  if (!record || TERMINAL_PHASES.includes(record.state.phase)) return result('cancelled', 0);
+  const open = await deps.generations.current(job.runId);
+  if (open === null) return result('cancelled', 0);
+  if (open !== job.generation) return result('superseded', 0);
+
+  const spec = record.spec;
+  let store: ObjectStore;
+  let checkpoints: CheckpointStore;
+  try {
+    store = await deps.openStore(storageRoot(record));
+    checkpoints = await deps.openCheckpoints(store, job.runId);
+  } catch (err) {
+    throw new SeatFailure(classify(err) === 'crashed' ? 'storage' : classify(err), (err as Error).message, {
+      cause: err,
+    });
+  }
+
+  let teacherParams: Map<string, Float32Array> | undefined;
+  if (stage === 'student' && spec.teacher.kind === 'train' && spec.training.kd.beta > 0) {
+    const teacherCkpts = await deps.openCheckpoints(store, stageRunId(runId, 'teacher'));
+    const loaded = await teacherCkpts.loadLatest().catch((err: unknown) => {
+      throw new SeatFailure('storage', `cannot read the teacher checkpoint: ${(err as Error).message}`, { cause: err });
+    });
+    if (!loaded) throw new SeatFailure('bug', `run ${runId} has no trained teacher checkpoint`);
+    teacherParams = tensorsToSnapshot(loaded.tensors, loaded.manifest.step).params;
+  }
+
+  const regionNames = job.regions.map((r) => r.region);
+  let engine: SlotEngine;
+  try {
+    engine = await deps.startEngine({
+      spec,
+      stage,
+      regions: regionNames,
+      replica: job.regions[0]?.replica ?? 0,
+      replicas: job.regions[0]?.replicas ?? 1,
+      ...(teacherParams ? { teacherParams } : {}),
+      backend: deps.backend,
+    });
+  } catch (err) {
+    throw new SeatFailure(classify(err), (err as Error).message, { cause: err });
+  }
+
+  const stopCtl = new AbortController();
+  const onStop = () => stopCtl.abort(deps.stop.reason);
+  deps.stop.addEventListener('abort', onStop, { once: true });
+  let session: Awaited<ReturnType<GenerationPort['join']>> | undefined;
+  try {
+    const totalSteps = stageSteps(spec, stage);
+    const heartbeatMs = spec.cluster.heartbeatTimeoutSec * 1000;
+    try {
+      session = await deps.generations.join(job.runId, job.generation, job.slot, job.worldSize, {
+        signal: stopCtl.signal,
+        timeoutMs: deps.joinTimeoutMs ?? 600_000,
+        collectiveTimeoutMs: heartbeatMs * 3,
+      });
+    } catch (err) {
+      if (deps.stop.aborted) return result('preempted', 0);
+      if (isGenerationEnd(err) && (err as { code?: string }).code === 'E_GENERATION_FENCED')
+        return result('superseded', 0);
+      throw new SeatFailure('hung', (err as Error).message, { cause: err });
+    }
+
+    let loaded: Awaited<ReturnType<CheckpointStore['loadLatest']>>;
+    try {
+      loaded = await checkpoints.loadLatest();
+    } catch (err) {
+      throw new SeatFailure('storage', `cannot read checkpoints of ${job.runId}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    const fromStep = loaded?.manifest.step ?? 0;
+    if (loaded) await engine.restore(tensorsToSnapshot(loaded.tensors, fromStep));
+    log.info('generation joined', { fromStep, totalSteps, regions: regionNames });
+
+    const reporter = progressReporter(deps, record, stage, job, log);
+    try {
+      const outcome = await runSlotLoop(
+        {
+          engine,
+          allReduce: session.allReduce,
+          logger: log,
+          stopRequested: () => deps.stop.aborted,
+          onStep: (r) => reporter.step(r),
+          saveCheckpoint: async (step, snapshot, metrics) => {
+            const started = performance.now();
+            const tensors = snapshotToTensors(snapshot);
+            try {
+              await checkpoints.save({
+                step,
+                generation: job.generation,
+                tensors,
+                sampler: { step },
+                rng: { seed: spec.training.seed },
+                metrics,
+                specHash: specHash(record),
+                datasetHash: snapshot.datasetHash ?? 'unknown',
+                writer: `${deps.workerId}/rank${job.slot}`,
+              });
+            } catch (err) {
+              throw new SeatFailure('storage', `checkpoint ${step} of ${job.runId} failed: ${(err as Error).message}`, {
+                cause: err,
+              });
+            }
+            let bytes = 0;
+            for (const t of tensors.values()) bytes += t.data.byteLength;
+            await reporter.checkpoint(step, bytes, performance.now() - started);
+            await checkpoints
+              .retain({ keep: spec.cluster.keepCheckpoints, protect: [step] })
+              .catch((err: unknown) => log.warn('checkpoint retention failed', { error: (err as Error).message }));
+          },
+        },
+        {
+          rank: job.slot,
+          worldSize: job.worldSize,
+          groups: job.groups,
+          fromStep,
+          totalSteps,
+          checkpointEvery: spec.cluster.checkpointEvery,
+          ...(spec.training.gradClipNorm !== undefined ? { gradClipNorm: spec.training.gradClipNorm } : {}),
+        },
+      );
+      await reporter.flush();
+      return result(outcome.outcome, outcome.step);
+    } catch (err) {
+      if (isGenerationEnd(err)) {
+        log.warn('generation ended under this slot', { error: (err as Error).message });
+        return result('superseded', 0);
+      }
+      if (err instanceof SeatFailure) throw err;
+      throw new SeatFailure(classify(err), (err as Error).message, { cause: err });
+    }
+  } finally {
+    deps.stop.removeEventListener('abort', onStop);
+    await session?.leave().catch(() => {});
+    await engine.close();
+  }
+}
+
+/** Rank 0 reports progress to the run record and event stream (throttled); every rank to its job. */
+function progressReporter(deps: SeatDeps, record: RunRecord, stage: 'teacher' | 'student', job: SeatJob, log: Logger) {
+  let lastWrite = 0;
+  let pending: StepReport | undefined;
+  const started = Date.now();
+  const write = async (r: StepReport) => {
+    const progress: RegionProgress[] = record.spec.regions.map((region) => ({
+      region: region.name,
+      step: r.step,
+      totalSteps: r.totalSteps,
+      loss: r.loss,
+      taskLoss: r.taskLoss,
+      kdLoss: r.kdLoss,
+      samplesPerSec: r.samplesPerSec,
+      etaSec: r.samplesPerSec > 0 ? ((r.totalSteps - r.step) * (Date.now() - started)) / 1000 / Math.max(1, r.step) : 0,
+    }));
+    try {
+      await deps.runs.update(record.id, () => ({ progress: Object.fromEntries(progress.map((p) => [p.region, p])) }));
+      await deps.runs.appendEvent(record.id, {
+        type: 'progress',
+        at: new Date().toISOString(),
+        phase: stage === 'teacher' ? 'teacher' : 'training',
+        progress,
+      });
+    } catch (err) {
+      log.warn('could not report progress', { error: (err as Error).message });
+    }
+  };
+  return {
+    async step(r: StepReport) {
+      if (job.slot !== 0) return;
+      pending = r;
+      if (Date.now() - lastWrite < 500 && r.step < r.totalSteps) return;
+      lastWrite = Date.now();
+      pending = undefined;
+      await write(r);
+    },
+    async checkpoint(step: number, bytes: number, ms: number) {
+      const at = new Date().toISOString();
+      const info = { step, at, bytes, ms };
+      try {
+        if (stage === 'student') await deps.runs.update(record.id, () => ({ lastCheckpoint: info }));
+        await deps.runs.appendEvent(record.id, { type: 'checkpoint', ...info });
+      } catch (err) {
+        log.warn('could not record the checkpoint', { error: (err as Error).message });
+      }
+    },
+    async flush() {
+      if (pending) await write(pending);
+      pending = undefined;
+    },
+  };
+}
