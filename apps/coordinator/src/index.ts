@@ -1,4 +1,12 @@
 export {
+  createHttpServer,
+  type HttpServerOptions,
+  type LorkdHttpServer,
+  MemoryRunService,
+  type MetricsEndpoint,
+  type ReportSource,
+} from './http/index.js';
+export {
   groupRanks,
   type PlanInput,
   planSlots,

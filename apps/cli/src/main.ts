@@ -1,0 +1,44 @@
+// The `lorkd` process entry: the only place that reads process.env/argv and installs signal handlers.
+import { fileURLToPath } from 'node:url';
+import { runCli, SERVE_VERBS } from './cli.js';
+
+const argv = process.argv.slice(2);
+const controller = new AbortController();
+const verb = argv[0] ?? '';
+process.title = `lorkd ${verb}`.trim();
+
+if (!SERVE_VERBS.includes(verb)) {
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals += 1;
+    // The first Ctrl-C stops cleanly (children included); a third one in a row forces the exit.
+    if (signals >= 3) process.exit(signal === 'SIGINT' ? 130 : 143);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal);
+}
+// Writing to a closed pipe (`lorkd status | head`) ends quietly.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+});
+
+const self = {
+  command: process.execPath,
+  args: [...process.execArgv, fileURLToPath(import.meta.url)],
+};
+
+const code = await runCli(argv, {
+  env: process.env,
+  stdout: process.stdout,
+  stderr: process.stderr,
+  signal: controller.signal,
+  cwd: process.cwd(),
+  self,
+});
+if (!SERVE_VERBS.includes(verb)) {
+  process.exitCode = code;
+  // Leave once output is flushed, even if a library left a handle open.
+  process.stdout.write('', () => process.exit(code));
+}
