@@ -12,6 +12,7 @@ export {
   withHash,
 } from './dataset.js';
 export { DataFormatError, DatasetError } from './errors.js';
+export { type InspectedMember, type InspectResult, inspectNpz } from './inspect.js';
 export { type LoadDatasetOptions, loadDataset, type ObjectReader, resizeStack } from './load-dataset.js';
 export {
   decodeNpy,
@@ -34,6 +35,7 @@ export {
   resolvePhantomOptions,
 } from './phantom.js';
 export { ANATOMIES, type AnatomyDef, type Feature, type Modality } from './phantom-anatomy.js';
+export { type WritePhantomOptions, type WrittenPhantoms, writePhantomDataset } from './phantom-io.js';
 export { encodePng } from './png.js';
 export { fmix32, hashInts, hashString, Rng, uniformAt } from './rng.js';
 export { Sampler, type SamplerOptions, type ShardAssignment } from './sampler.js';

@@ -9,7 +9,7 @@ import { decodeNpy, encodeNpy, type NdArray } from './npy.js';
 import { encodeNpz, NpzReader, readNpz, writeNpz } from './npz.js';
 
 /** `shared/` sits beside the repository root (CI has it beside the clone). */
-export const SHARED_DATA = resolve(dirname(fileURLToPath(import.meta.url)), '../../../../shared/data');
+const SHARED_DATA = resolve(dirname(fileURLToPath(import.meta.url)), '../../../../shared/data');
 
 function nums(a: NdArray | undefined): number[] {
   const out: number[] = [];

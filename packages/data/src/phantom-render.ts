@@ -37,46 +37,91 @@ export function drawFinding(anat: AnatomyDef, rng: Rng, conflict: number, flippe
   };
 }
 
+/** Scratch space for ellipse coverage, reused across calls (the renderer is synchronous). */
+let covBuf = new Float32Array(0);
+let lxBuf = new Float32Array(0);
+
+interface Box {
+  x0: number;
+  x1: number;
+  y0: number;
+  y1: number;
+}
+
 /**
- * Paints one ellipse with partial-volume edges: `apply(index, coverage)` for every pixel it touches.
- * Coverage is a linear ramp over one pixel across the boundary (signed distance / pixel size).
+ * Coverage of an ellipse with partial-volume edges over its bounding box: `covBuf[i]` for pixel i
+ * (row-major, full image indices), a linear ramp over one pixel across the boundary
+ * (signed distance / pixel size). Pixels clearly inside or outside skip the square roots.
  */
-function forEllipse(s: Shape, size: number, apply: (i: number, c: number, x: number, y: number) => void): void {
+function coverEllipse(s: Shape, size: number, wantLx: boolean): Box {
   const pix = 2 / size;
   const reach = Math.max(s.rx, s.ry) + pix;
-  const x0 = Math.max(0, Math.floor(((s.cx - reach + 1) / 2) * size));
-  const x1 = Math.min(size - 1, Math.ceil(((s.cx + reach + 1) / 2) * size));
-  const y0 = Math.max(0, Math.floor(((s.cy - reach + 1) / 2) * size));
-  const y1 = Math.min(size - 1, Math.ceil(((s.cy + reach + 1) / 2) * size));
+  const box = {
+    x0: Math.max(0, Math.floor(((s.cx - reach + 1) / 2) * size)),
+    x1: Math.min(size - 1, Math.ceil(((s.cx + reach + 1) / 2) * size)),
+    y0: Math.max(0, Math.floor(((s.cy - reach + 1) / 2) * size)),
+    y1: Math.min(size - 1, Math.ceil(((s.cy + reach + 1) / 2) * size)),
+  };
   const cos = Math.cos(s.angle);
   const sin = Math.sin(s.angle);
   const irx = 1 / s.rx;
   const iry = 1 / s.ry;
-  for (let py = y0; py <= y1; py++) {
+  const band = pix / Math.min(s.rx, s.ry);
+  const qIn = band < 1 ? (1 - band) * (1 - band) : 0;
+  const qOut = (1 + band) * (1 + band);
+  const cov = covBuf;
+  for (let py = box.y0; py <= box.y1; py++) {
     const y = ((py + 0.5) / size) * 2 - 1 - s.cy;
-    for (let px = x0; px <= x1; px++) {
+    for (let px = box.x0; px <= box.x1; px++) {
       const x = ((px + 0.5) / size) * 2 - 1 - s.cx;
       const lx = x * cos + y * sin;
       const ly = -x * sin + y * cos;
       const ax = lx * irx;
       const ay = ly * iry;
       const q = ax * ax + ay * ay;
-      let c: number;
-      if (q < 1e-12) c = 1;
+      const i = py * size + px;
+      if (wantLx) lxBuf[i] = lx;
+      if (q <= qIn) cov[i] = 1;
+      else if (q >= qOut) cov[i] = 0;
       else {
         const rho = Math.sqrt(q);
         const gx = ax * irx;
         const gy = ay * iry;
         const g = Math.sqrt(gx * gx + gy * gy) / rho;
-        const d = (rho - 1) / g;
-        c = 0.5 - d / pix;
-        if (c <= 0) continue;
-        if (c > 1) c = 1;
+        const c = 0.5 - (rho - 1) / g / pix;
+        cov[i] = c <= 0 ? 0 : c >= 1 ? 1 : c;
       }
-      apply(py * size + px, c, lx, ly);
     }
   }
+  return box;
 }
+
+const usFields = new Map<number, Float32Array>();
+
+/** The ultrasound fan: depth attenuation inside the sector, 0 outside (cached per image size). */
+function usField(size: number): Float32Array {
+  const hit = usFields.get(size);
+  if (hit) return hit;
+  const f = new Float32Array(size * size);
+  const apexY = -1.15;
+  for (let i = 0; i < f.length; i++) {
+    const x = (((i % size) + 0.5) / size) * 2 - 1;
+    const y = ((Math.floor(i / size) + 0.5) / size) * 2 - 1;
+    const dy = y - apexY;
+    const depth = Math.sqrt(x * x + dy * dy);
+    f[i] = Math.abs(Math.atan2(x, dy)) > 0.62 || depth > 2.1 ? 0 : Math.exp(-0.25 * depth);
+  }
+  usFields.set(size, f);
+  return f;
+}
+
+/** 64k standard normals (fixed by a seed), indexed by random 16-bit numbers: fast deterministic noise. */
+const NORMALS = (() => {
+  const r = new Rng(0x6e6f726d);
+  const t = new Float32Array(65536);
+  for (let i = 0; i < t.length; i++) t[i] = r.normal();
+  return t;
+})();
 
 /**
  * Renders one 2D image into `out` (uint8, size²) and its exact lesion mask into `mask` (0/1).
@@ -97,10 +142,22 @@ export function renderImage(
   const n = size * size;
   buf.fill(0);
   const table = finding.flipped && anat.tissuesAlt ? anat.tissuesAlt : anat.tissues;
+  if (covBuf.length < n) {
+    covBuf = new Float32Array(n);
+    lxBuf = new Float32Array(n);
+  }
+  const cov = covBuf;
   for (const s of subject.shapes) {
     const v = table[s.tissue] ?? 0;
-    if (s.mode === 'add') forEllipse(s, size, (i, c) => (buf[i] = (buf[i] ?? 0) + v * c));
-    else forEllipse(s, size, (i, c) => (buf[i] = (buf[i] ?? 0) * (1 - c) + v * c));
+    const b = coverEllipse(s, size, false);
+    const add = s.mode === 'add';
+    for (let py = b.y0; py <= b.y1; py++) {
+      for (let i = py * size + b.x0, e = py * size + b.x1; i <= e; i++) {
+        const c = cov[i] as number;
+        if (c === 0) continue;
+        buf[i] = add ? (buf[i] as number) + v * c : (buf[i] as number) * (1 - c) + v * c;
+      }
+    }
   }
   // The lesion.
   const L = finding.levels;
@@ -129,17 +186,20 @@ export function renderImage(
   const hostValue = table[subject.host] ?? 0;
   const lv = hostValue + delta;
   if (mask) mask.fill(0, maskOffset, maskOffset + n);
-  forEllipse(lesion, size, (i, c, lx) => {
-    const tex = 1 + amp * Math.sin(lx * freq);
-    if (lesion.mode === 'add') buf[i] = (buf[i] ?? 0) + delta * tex * c;
-    else {
-      const target = hostValue + (lv - hostValue) * tex;
-      buf[i] = (buf[i] ?? 0) * (1 - c) + target * c;
+  const lb = coverEllipse(lesion, size, true);
+  for (let py = lb.y0; py <= lb.y1; py++) {
+    for (let i = py * size + lb.x0, e = py * size + lb.x1; i <= e; i++) {
+      const c = cov[i] as number;
+      if (c === 0) continue;
+      const tex = 1 + amp * Math.sin((lxBuf[i] as number) * freq);
+      if (lesion.mode === 'add') buf[i] = (buf[i] as number) + delta * tex * c;
+      else buf[i] = (buf[i] as number) * (1 - c) + (hostValue + (lv - hostValue) * tex) * c;
+      if (mask && c >= 0.5) mask[maskOffset + i] = 1;
     }
-    if (mask && c >= 0.5) mask[maskOffset + i] = 1;
-  });
+  }
   // Modality look, nuisance intensity, noise, quantisation.
   const sigma = anat.noise;
+  const nrm = () => NORMALS[rng.nextU32() >>> 16] as number;
   const g = finding.gain;
   const o = finding.offset;
   if (anat.modality === 'mr') {
@@ -149,31 +209,28 @@ export function renderImage(
       const x = ((i % size) + 0.5) / size - 0.5;
       const y = (Math.floor(i / size) + 0.5) / size - 0.5;
       const v = (buf[i] ?? 0) * (1 + bx * x + by * y);
-      const a = v + sigma * rng.normal();
-      const b = sigma * rng.normal();
+      const a = v + sigma * nrm();
+      const b = sigma * nrm();
       buf[i] = Math.sqrt(a * a + b * b);
     }
   } else if (anat.modality === 'us') {
-    const apexY = -1.15;
+    const field = usField(size);
     for (let i = 0; i < n; i++) {
-      const x = (((i % size) + 0.5) / size) * 2 - 1;
-      const y = ((Math.floor(i / size) + 0.5) / size) * 2 - 1;
-      const dy = y - apexY;
-      const depth = Math.sqrt(x * x + dy * dy);
-      if (Math.abs(Math.atan2(x, dy)) > 0.62 || depth > 2.1) {
+      const att = field[i] as number;
+      if (att === 0) {
         buf[i] = 0;
         continue;
       }
       // Speckle: the magnitude of a complex Gaussian (Rayleigh), mean ~1.
-      const a = rng.normal();
-      const b = rng.normal();
+      const a = nrm();
+      const b = nrm();
       const speckle = 0.45 + 0.44 * Math.sqrt(a * a + b * b);
-      buf[i] = (buf[i] ?? 0) * speckle * Math.exp(-0.25 * depth) + sigma * rng.normal();
+      buf[i] = (buf[i] as number) * speckle * att + sigma * nrm();
     }
   } else if (anat.modality === 'xray') {
-    for (let i = 0; i < n; i++) buf[i] = 1 - Math.exp(-1.6 * (buf[i] ?? 0)) + sigma * rng.normal();
+    for (let i = 0; i < n; i++) buf[i] = 1 - Math.exp(-1.6 * (buf[i] ?? 0)) + sigma * nrm();
   } else {
-    for (let i = 0; i < n; i++) buf[i] = (buf[i] ?? 0) + sigma * rng.normal();
+    for (let i = 0; i < n; i++) buf[i] = (buf[i] ?? 0) + sigma * nrm();
   }
   for (let i = 0; i < n; i++) {
     const v = (buf[i] ?? 0) * g + o;

@@ -142,7 +142,7 @@ export async function memberDataOffset(source: ByteSource, entry: ZipEntry): Pro
 }
 
 async function* inflateRaw(input: AsyncIterable<Uint8Array>, member: string): AsyncIterable<Uint8Array> {
-  const inflater = createInflateRaw();
+  const inflater = createInflateRaw({ chunkSize: 1 << 18 });
   const src = Readable.from(input);
   src.on('error', (err) => inflater.destroy(err));
   src.pipe(inflater);
