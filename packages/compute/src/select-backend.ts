@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { BackendUnavailableError } from './errors.js';
 import { activeWasmKernels, registerWasmKernels } from './kernels/register-wasm-kernels.js';
 import { activateWasmBackend } from './wasm-backend.js';
+import './gradients.js';
 
 /** The compute tiers, best first. `native` is the wasm backend with native (oneDNN) kernels registered. */
 export const BACKEND_TIERS = ['tensorflow-gpu', 'tensorflow', 'native', 'wasm', 'cpu'] as const;
