@@ -18,7 +18,13 @@ export interface GenerationPort {
     generation: number,
     rank: number,
     worldSize: number,
-    options: { signal: AbortSignal; timeoutMs: number; collectiveTimeoutMs: number },
+    options: {
+      signal: AbortSignal;
+      timeoutMs: number;
+      collectiveTimeoutMs: number;
+      heartbeatTtlMs: number;
+      fp16: boolean;
+    },
   ): Promise<GenerationSession>;
 }
 

@@ -158,6 +158,8 @@ export async function processSeat(job: SeatJob, deps: SeatDeps): Promise<SeatRes
         signal: stopCtl.signal,
         timeoutMs: deps.joinTimeoutMs ?? 600_000,
         collectiveTimeoutMs: heartbeatMs * 3,
+        heartbeatTtlMs: heartbeatMs,
+        fp16: spec.cluster.fp16Transport,
       });
     } catch (err) {
       if (deps.stop.aborted) return result('preempted', 0);

@@ -1,0 +1,128 @@
+import { hostname } from 'node:os';
+import {
+  createSlotWorker,
+  GenerationFence,
+  type QueueWorker,
+  RedisConnections,
+  RunStore,
+  type SlotJobData,
+} from '@lorkd/cluster';
+import { type Logger, type RunEvent, silentLogger } from '@lorkd/contracts';
+import { CheckpointStore, createObjectStore, type ObjectStore, type ObjectStoreOptions } from '@lorkd/storage';
+import { clusterGenerations } from './cluster-generations.js';
+import type { SlotEngine } from './engine/engine.js';
+import { type EngineThreadInit, LORKD_ENGINE_ENTRY } from './engine/engine-thread-init.js';
+import { ThreadEngine } from './engine/thread-engine.js';
+import type { RunRecordsPort } from './ports.js';
+import { processSeat, type SeatResult } from './slot/seat.js';
+
+export interface WorkerDeps {
+  readonly redisUrl: string;
+  /** BullMQ / lorkd key prefix (LORKD_QUEUE_PREFIX). */
+  readonly prefix?: string;
+  /** Stable worker name (LORKD_WORKER_ID); default host:pid. */
+  readonly workerId?: string;
+  readonly backend?: EngineThreadInit['backend'];
+  /** Options for opening s3:// and file:// stores (S3 settings from the environment). */
+  readonly storage?: ObjectStoreOptions;
+  readonly logger?: Logger;
+  /** Override how the compute engine starts (default: a LorkdEngine in a worker thread). */
+  readonly startEngine?: (init: EngineThreadInit) => Promise<SlotEngine>;
+  /** BullMQ lock duration of a slot job (a dead worker's job returns to the queue after about this long). */
+  readonly lockDurationMs?: number;
+}
+
+export interface LorkdWorker {
+  readonly id: string;
+  start(): Promise<void>;
+  /**
+   * Stops: the running slot (if any) finishes its step, the slots checkpoint together, and its job
+   * ends; no new job is taken. Resolves once everything is closed.
+   */
+  stop(reason?: string): Promise<void>;
+  close(): Promise<void>;
+  /** Resolves when the current slot job (if any) is done; for tests. */
+  readonly activeJobs: number;
+}
+
+/** A worker process's runtime: takes slot jobs from `lorkd-train` and trains them (compute in a thread). */
+export function createWorker(deps: WorkerDeps): LorkdWorker {
+  const logger = (deps.logger ?? silentLogger).child({ component: 'worker' });
+  const id = deps.workerId ?? `${hostname()}:${process.pid}`;
+  const prefix = deps.prefix ?? 'lorkd';
+  const stopCtl = new AbortController();
+  let connections: RedisConnections | undefined;
+  let queueWorker: QueueWorker<SlotJobData, SeatResult> | undefined;
+  const stores = new Map<string, Promise<ObjectStore>>();
+
+  const openStore = (url: string) => {
+    let s = stores.get(url);
+    if (!s) {
+      s = createObjectStore(url, { logger, ...(deps.storage ?? {}) });
+      s.catch(() => stores.delete(url));
+      stores.set(url, s);
+    }
+    return s;
+  };
+
+  return {
+    id,
+    get activeJobs() {
+      return queueWorker?.activeJobs ?? 0;
+    },
+    async start() {
+      connections = await RedisConnections.create({ url: deps.redisUrl, clientName: 'lorkd-worker', logger });
+      const conns = connections;
+      const runStore = await RunStore.create({ connections: conns, prefix, logger });
+      const fence = await GenerationFence.create({ connections: conns, prefix });
+      const runs: RunRecordsPort = {
+        get: (runId) => runStore.get(runId),
+        update: (runId, patch) => runStore.update(runId, patch),
+        appendEvent: (runId, event: RunEvent) => runStore.appendEvent(runId, event),
+      };
+      const generations = clusterGenerations({ connections: conns, fence, prefix, workerId: id, logger });
+      const startEngine =
+        deps.startEngine ??
+        ((init: EngineThreadInit) => ThreadEngine.start({ entry: LORKD_ENGINE_ENTRY, init, logger }));
+      queueWorker = await createSlotWorker<SeatResult>({
+        connections: conns,
+        prefix,
+        workerName: id,
+        ...(deps.lockDurationMs ? { lockDurationMs: deps.lockDurationMs } : {}),
+        logger,
+        processor: async (data) => {
+          logger.info('slot job taken', { runId: data.runId, slot: data.slot, generation: data.generation });
+          const result = await processSeat(data, {
+            generations,
+            runs,
+            openStore,
+            openCheckpoints: (store, runId) => CheckpointStore.create({ store, runId, logger }),
+            startEngine,
+            backend: deps.backend ?? 'auto',
+            workerId: id,
+            logger,
+            stop: stopCtl.signal,
+          });
+          logger.info('slot job done', { ...result });
+          return result;
+        },
+      });
+      logger.info('worker started', { id, prefix });
+    },
+    async stop(reason = 'stop requested') {
+      if (!stopCtl.signal.aborted) stopCtl.abort(new Error(reason));
+      logger.info('worker stopping', { reason, activeJobs: queueWorker?.activeJobs ?? 0 });
+      await queueWorker?.close();
+      queueWorker = undefined;
+      await this.close();
+    },
+    async close() {
+      await queueWorker?.close({ force: true });
+      queueWorker = undefined;
+      for (const s of stores.values()) await (await s.catch(() => undefined))?.close();
+      stores.clear();
+      await connections?.close();
+      connections = undefined;
+    },
+  };
+}
