@@ -8,6 +8,7 @@ export {
   type RegionConfig,
   resolveModelConfig,
 } from './config.js';
+export { countFlops, countParams, type FlopCounts, type ParamCounts } from './counts.js';
 export {
   chooseStrategy,
   type EksStrategy,
@@ -22,7 +23,9 @@ export {
   sortByRegion,
 } from './eks.js';
 export { ModelError } from './errors.js';
-export { type ForwardMode, features, groupNorm } from './forward.js';
+export { ExpertConv2D, type ExpertConv2DArgs } from './expert-conv2d.js';
+export { type ExportOptions, fold, switchExpert, toLayersModel } from './fold.js';
+export { type ForwardMode, features, groupNorm, upsample2x } from './forward.js';
 export {
   type EvalResult,
   evaluate,
@@ -44,6 +47,7 @@ export {
 export {
   clipByGlobalNorm,
   createOptimizer,
+  decays,
   globalNorm,
   gradNormSquaredByGroup,
   learningRate,
