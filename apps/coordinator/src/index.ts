@@ -1,5 +1,7 @@
 export {
   createHttpServer,
+  DRIVER_SPEC,
+  driveRun,
   type HttpServerOptions,
   type LorkdHttpServer,
   MemoryRunService,

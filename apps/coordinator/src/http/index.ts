@@ -7,4 +7,5 @@ export {
   type ReportSource,
 } from './http-server.js';
 export { MemoryRunService } from './memory-run-service.js';
+export { DRIVER_SPEC, driveRun } from './run-driver.js';
 export { formatSse } from './sse.js';

@@ -113,6 +113,11 @@ export class MemoryRunService implements RunService {
     return this.#queues;
   }
 
+  /** How many event streams of a run are waiting for new events right now. */
+  listeners(id: string): number {
+    return this.#mustGet(id).waiters.size;
+  }
+
   setQueues(queues: QueueCounts[]): void {
     this.#queues = queues;
   }

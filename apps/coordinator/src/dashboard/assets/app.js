@@ -67,7 +67,7 @@ function showLogin(message) {
       });
       await route();
     } catch (err) {
-      showLogin(err.message);
+      showLogin(err instanceof Unauthorized ? 'wrong token' : err.message);
     }
   });
 }
