@@ -1,4 +1,11 @@
 export {
+  Collective,
+  type CollectiveCallOptions,
+  type CollectiveOptions,
+  partBounds,
+  sumInOrder,
+} from './collective.js';
+export {
   ClusterAbortedError,
   ClusterUsageError,
   CollectiveTimeoutError,
@@ -9,6 +16,7 @@ export {
   RunExistsError,
   RunNotFoundError,
 } from './errors.js';
+export { decodeHalf, encodeHalf, roundToHalf } from './fp16.js';
 export { GenerationFence } from './generation-fence.js';
 export {
   type ControlJobData,
