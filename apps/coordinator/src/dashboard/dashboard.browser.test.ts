@@ -115,7 +115,9 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in headless Chromium', () => {
       /generation 1 · preempted worker local-worker-2 got SIGTERM · from step 20/,
     );
     expect(await page.textContent('#checkpoints')).toMatch(/40.*127\.0 KiB/s);
-    const reportRows = await page.$$eval('#report tbody tr', (rows) => rows.map((r) => (r as HTMLElement).innerText));
+    const reportRows = await page.$$eval('#report tbody tr', (rows) =>
+      rows.map((r) => (r as unknown as { innerText: string }).innerText),
+    );
     expect(reportRows[0]).toMatch(/brain\s+81\.0%\s+74\.0%\s+86\.0%\s+52000/);
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     expect(existsSync(SCREENSHOT)).toBe(true);
