@@ -13,6 +13,10 @@ size_t matmul_cache_size();
 
 namespace {
 
+__attribute__((target_clones("avx2", "default"))) void add_into(float* acc, const float* row, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) acc[j] += row[j];
+}
+
 // out[j] = sum_i x[i * inner + j]
 void sum_over_rows(const float* x, int64_t outer, int64_t inner, float* out) {
   int nt = omp_get_max_threads();
@@ -29,12 +33,8 @@ void sum_over_rows(const float* x, int64_t outer, int64_t inner, float* out) {
     for (int64_t r0 = lo; r0 < hi; r0 += 64) {
       const int64_t r1 = r0 + 64 < hi ? r0 + 64 : hi;
       for (int64_t j = 0; j < inner; ++j) block[j] = 0.f;
-      for (int64_t r = r0; r < r1; ++r) {
-        const float* row = x + r * inner;
-        float* bp = block.data();
-        for (int64_t j = 0; j < inner; ++j) bp[j] += row[j];
-      }
-      for (int64_t j = 0; j < inner; ++j) acc[j] += block[j];
+      for (int64_t r = r0; r < r1; ++r) add_into(block.data(), x + r * inner, inner);
+      add_into(acc, block.data(), inner);
     }
   }
   for (int64_t j = 0; j < inner; ++j) {

@@ -43,6 +43,11 @@ export interface NativeAddon {
     alpha: number,
     reserved: number,
   ): void;
+  /**
+   * Elementwise over `n` floats: op 0 out = a + b, 1 out = a * b, 2 out = relu(a), 3 out = step(a) (1 where a > 0,
+   * else `alpha`; NaN stays NaN). `b` is ignored (pass -1) for relu and step.
+   */
+  elementwise(heap: Uint8Array, op: number, a: number, b: number, out: number, n: number, alpha: number): void;
   /** Sums a row-major [outer, inner] matrix over its rows (out has `inner` values) or its columns (`outer`). */
   sumRows(heap: Uint8Array, x: number, outer: number, inner: number, out: number, overRows: boolean): void;
 }

@@ -3,6 +3,7 @@ import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs-core';
 import { getKernel, registerKernel, unregisterKernel } from '@tensorflow/tfjs-core';
 import type { NativeAddon } from './addon-types.js';
 import { makeConv2D, makeConv2DBackpropFilter, makeConv2DBackpropInput } from './conv-kernels.js';
+import { makeBinary, makeCast, makeIdentity, makeUnary } from './elementwise-kernels.js';
 import { makeMatMul } from './matmul-kernels.js';
 import { makeSum } from './sum-kernel.js';
 
@@ -15,6 +16,12 @@ const NATIVE_KERNELS: Record<string, (addon: NativeAddon, fallback: KernelFunc) 
   BatchMatMul: (addon, fb) => makeMatMul(addon, fb, false),
   _FusedMatMul: (addon, fb) => makeMatMul(addon, fb, true),
   Sum: makeSum,
+  Identity: (_addon, fb) => makeIdentity(fb),
+  Cast: (_addon, fb) => makeCast(fb),
+  Add: (addon, fb) => makeBinary(addon, fb, 'add'),
+  Multiply: (addon, fb) => makeBinary(addon, fb, 'mul'),
+  Relu: (addon, fb) => makeUnary(addon, fb, 'relu'),
+  Step: (addon, fb) => makeUnary(addon, fb, 'step'),
 };
 
 export const NATIVE_KERNEL_NAMES: readonly string[] = Object.keys(NATIVE_KERNELS);

@@ -1,0 +1,120 @@
+// Reference CNN training (batch 64; 28x28 and 64x64): tfjs wasm vs wasm + native oneDNN kernels vs PyTorch, in
+// one run, each in its own process (native kernels replace wasm kernels process-wide).
+//   node --conditions=lorkd-source --import tsx scripts/bench/native.ts [--sizes=28,64] [--batch=64] [--seconds=15]
+//        [--modes=wasm,native,torch] [--rounds=2] [--threads=2] [--profile]
+// Prints one JSON line per run and a table with samples/s, achieved GFLOP/s (convs + dense, training = 3x
+// forward) and the ratio to PyTorch. PyTorch runs /usr/bin/python3 scripts/bench/native-torch.py with
+// libtcmalloc preloaded (glibc malloc makes it 3-11x slower on this VM) and 2 threads.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+type Mode = 'wasm' | 'native' | 'torch';
+interface Result {
+  mode: Mode;
+  size: number;
+  batch: number;
+  steps: number;
+  seconds: number;
+  samplesPerSec: number;
+  gflops: number;
+  losses: number[];
+  info: string;
+  profile?: string;
+}
+
+const args = Object.fromEntries(
+  process.argv.slice(2).map((a) => {
+    const [k, v] = a.replace(/^--/, '').split('=');
+    return [k, v ?? 'true'];
+  }),
+) as Record<string, string>;
+const sizes = (args.sizes ?? '28,64').split(',').map(Number);
+const batch = Number(args.batch ?? 64);
+const seconds = Number(args.seconds ?? 15);
+const modes = (args.modes ?? 'wasm,native,torch').split(',') as Mode[];
+const threads = Number(args.threads ?? 2);
+// Rounds alternate the modes; the table reports each mode's best round, which is robust to other load on the box.
+const rounds = Number(args.rounds ?? 2);
+
+if (args.child !== undefined) {
+  const { runTfjs } = await import('./native-train-child.js');
+  const r = await runTfjs(args.child as 'wasm' | 'native', Number(args.size), batch, seconds, args.profile === 'true');
+  process.stdout.write(`RESULT ${JSON.stringify(r)}\n`);
+  process.exit(0);
+}
+
+const self = fileURLToPath(import.meta.url);
+const torchScript = fileURLToPath(new URL('./native-torch.py', import.meta.url));
+const tcmalloc = '/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4';
+
+function runChild(mode: Mode, size: number): Result | { mode: Mode; size: number; error: string } {
+  const env = { ...process.env, OMP_NUM_THREADS: String(threads) };
+  const res =
+    mode === 'torch'
+      ? spawnSync('/usr/bin/python3', [torchScript, String(size), String(batch), String(seconds), String(threads)], {
+          env: existsSync(tcmalloc) ? { ...env, LD_PRELOAD: tcmalloc } : env,
+          encoding: 'utf8',
+          timeout: (seconds * 4 + 120) * 1000,
+        })
+      : spawnSync(
+          process.execPath,
+          [
+            '--conditions=lorkd-source',
+            '--import',
+            'tsx',
+            self,
+            `--child=${mode}`,
+            `--size=${size}`,
+            `--batch=${batch}`,
+            `--seconds=${seconds}`,
+            ...(args.profile ? ['--profile'] : []),
+          ],
+          { env, encoding: 'utf8', timeout: (seconds * 4 + 300) * 1000 },
+        );
+  const line = (res.stdout ?? '').split('\n').find((l) => l.startsWith('RESULT '));
+  if (line === undefined) {
+    return {
+      mode,
+      size,
+      error: `${(res.stderr ?? '').trim().split('\n').slice(-5).join(' | ')} (status ${res.status})`,
+    };
+  }
+  return JSON.parse(line.slice(7)) as Result;
+}
+
+const out: string[] = [];
+const rows: string[] = [
+  '| size | mode | samples/s | GFLOP/s | vs PyTorch | first losses |',
+  '|---|---|---:|---:|---:|---|',
+];
+for (const size of sizes) {
+  const results = new Map<Mode, Result>();
+  for (let round = 0; round < rounds; round++) {
+    for (const mode of modes) {
+      const r = runChild(mode, size);
+      const { profile, ...summary } = r as Result;
+      process.stdout.write(`${JSON.stringify(summary)}\n`);
+      if ('error' in r) {
+        out.push(`${size} ${mode}: failed: ${r.error}`);
+        continue;
+      }
+      if (profile && round === 0) process.stdout.write(`${profile}\n`);
+      const best = results.get(mode);
+      if (best === undefined || r.samplesPerSec > best.samplesPerSec) results.set(mode, r);
+    }
+  }
+  const torch = results.get('torch');
+  for (const [mode, r] of results) {
+    const ratio = torch ? (r.samplesPerSec / torch.samplesPerSec).toFixed(2) : 'n/a';
+    rows.push(
+      `| ${size}x${size} | ${mode} | ${r.samplesPerSec.toFixed(1)} | ${r.gflops.toFixed(1)} | ${ratio} | ${r.losses
+        .slice(0, 3)
+        .map((l) => l.toFixed(4))
+        .join(', ')} |`,
+    );
+  }
+}
+process.stdout.write(
+  `\nbatch ${batch}, ${seconds} s per run, best of ${rounds} rounds, ${threads} threads\n${rows.join('\n')}\n${out.join('\n')}\n`,
+);
