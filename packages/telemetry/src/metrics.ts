@@ -1,4 +1,4 @@
-import type { QueueCounts, RunEvent } from '@lorkd/contracts';
+import type { QueueCounts, RunEvent, RunRecord } from '@lorkd/contracts';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /** Where scrape-time values come from (queried on every `/metrics` request). */
@@ -39,6 +39,11 @@ export interface LorkdMetrics {
   setProgress(run: string, region: string, step: number, totalSteps: number): void;
   /** Updates the run/region series from one event of a run's stream. */
   observeEvent(run: string, event: RunEvent): void;
+  /**
+   * Brings the run/region series up to date from a run record (progress, losses, throughput,
+   * restarts by cause, a new checkpoint): what a scrape-time collector over `RunService.list()` calls.
+   */
+  observeRecord(record: RunRecord): void;
 }
 
 const QUEUE_STATES = ['waiting', 'active', 'delayed', 'completed', 'failed'] as const;
@@ -130,14 +135,18 @@ export function createMetrics(options: MetricsOptions = {}): LorkdMetrics {
     },
   });
   const workers = options.sources?.workers;
-  new Gauge({
-    name: `${prefix}workers`,
-    help: 'Workers currently connected',
-    registers,
-    async collect() {
-      if (workers) this.set(await workers());
-    },
-  });
+  // Registered only with a source: a gauge stuck at 0 would claim there are no workers.
+  if (workers)
+    new Gauge({
+      name: `${prefix}workers`,
+      help: 'Workers currently connected',
+      registers,
+      async collect() {
+        this.set(await workers());
+      },
+    });
+  const seenRestarts = new Map<string, number>();
+  const seenCheckpoint = new Map<string, string>();
 
   const api: LorkdMetrics = {
     render: () => registry.metrics(),
@@ -176,6 +185,25 @@ export function createMetrics(options: MetricsOptions = {}): LorkdMetrics {
           return;
         default:
           return;
+      }
+    },
+    observeRecord(record) {
+      const run = record.id;
+      for (const p of Object.values(record.progress)) {
+        api.observeEvent(run, { type: 'progress', at: record.updatedAt, phase: 'training', progress: [p] });
+      }
+      const byCause = new Map<string, number>();
+      for (const r of record.restarts) byCause.set(r.cause, (byCause.get(r.cause) ?? 0) + 1);
+      for (const [cause, n] of byCause) {
+        const key = `${run}\u0000${cause}`;
+        const delta = n - (seenRestarts.get(key) ?? 0);
+        if (delta > 0) restarts.inc({ run, cause }, delta);
+        seenRestarts.set(key, n);
+      }
+      const c = record.lastCheckpoint;
+      if (c && seenCheckpoint.get(run) !== `${c.step}@${c.at}`) {
+        seenCheckpoint.set(run, `${c.step}@${c.at}`);
+        api.observeEvent(run, { type: 'checkpoint', ...c });
       }
     },
   };

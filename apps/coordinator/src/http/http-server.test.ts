@@ -178,6 +178,40 @@ describe('coordinator HTTP API', () => {
     }
   });
 
+  it('by default derives run/region series from the RunService at scrape time', async () => {
+    const runs = new MemoryRunService();
+    server = createHttpServer({ runs, token: TOKEN, logger: createWinstonLogger({ stream: new PassThrough() }) });
+    const base = await server.listen(0);
+    const run = await runs.create(parseRunSpec(specInput));
+    runs.emit(run.id, {
+      type: 'progress',
+      at: at(),
+      phase: 'training',
+      progress: [
+        { region: 'thorax', step: 4, totalSteps: 20, loss: 0.9, taskLoss: 0.6, kdLoss: 0.3, samplesPerSec: 20 },
+      ],
+    });
+    runs.emit(run.id, { type: 'checkpoint', at: at(), step: 4, bytes: 1000, ms: 50 });
+    const restart = { at: at(), generation: 1, cause: 'crashed', reason: 'exit 1', fromStep: 4 } as const;
+    runs.emit(run.id, { type: 'restart', ...restart });
+    const scrape = async () =>
+      parsePrometheusText(
+        await (await fetch(`${base}/metrics`, { headers: { Authorization: `Bearer ${TOKEN}` } })).text(),
+      );
+    await scrape();
+    const families = await scrape();
+    const value = (family: string, labels: Record<string, string>) =>
+      families.get(family)?.samples.find((s) => Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
+    expect(value('lorkd_loss', { run: run.id, region: 'thorax', part: 'kd' })).toBe(0.3);
+    expect(value('lorkd_samples_per_second', { run: run.id, region: 'thorax' })).toBe(20);
+    // Scraped twice: counters and histograms count each restart and checkpoint once.
+    expect(value('lorkd_restarts_total', { run: run.id, cause: 'crashed' })).toBe(1);
+    expect(value('lorkd_checkpoint_bytes_total', { run: run.id })).toBe(1000);
+    expect(families.get('lorkd_checkpoint_seconds')?.samples.find((s) => s.name.endsWith('_count'))?.value).toBe(1);
+    expect(families.has('lorkd_queue_jobs')).toBe(true);
+    expect(families.has('lorkd_process_cpu_seconds_total')).toBe(true);
+  });
+
   it('serves the dashboard pages and assets without a token, and logs in via cookie', async () => {
     const { call, url } = await start();
     for (const path of ['/', '/runs/abc', '/queues']) {

@@ -5,9 +5,11 @@ import {
   LorkdError,
   parseRunSpec,
   parseRunSpecYaml,
+  type RunRecord,
   type RunService,
   ValidationError,
 } from '@lorkd/contracts';
+import { createMetrics } from '@lorkd/telemetry';
 import { createDashboard } from '../dashboard/dashboard.js';
 import { presentedToken, tokenCookie, tokenMatches } from './auth.js';
 import { HttpError, readBody, sendError, sendJson } from './respond.js';
@@ -17,6 +19,8 @@ import { streamEvents } from './sse.js';
 export interface MetricsEndpoint {
   render(): Promise<string>;
   readonly contentType: string;
+  /** When present, called for every run before each scrape so run/region series are current. */
+  observeRecord?(record: RunRecord): void;
 }
 
 /** Files of a finished run's report (`report.json`, `index.html`, plots), read from the checkpoint store. */
@@ -29,7 +33,11 @@ export interface HttpServerOptions {
   /** Bearer token for everything but `/healthz`, `/readyz` and the dashboard's static files. */
   token: string;
   logger: Logger;
-  metrics?: MetricsEndpoint;
+  /**
+   * `/metrics`. Default: lorkd's metrics (`createMetrics`) with queue depths from `runs.queues()` and
+   * run/region series refreshed from `runs.list()` at each scrape; `false` turns `/metrics` off.
+   */
+  metrics?: MetricsEndpoint | false;
   reports?: ReportSource;
   /** Readiness (Redis reachable, queues open, …); default: always ready. */
   ready?: () => Promise<boolean> | boolean;
@@ -78,6 +86,11 @@ export function createHttpServer(options: HttpServerOptions): LorkdHttpServer {
     throw new ValidationError('http server options', [{ path: 'token', message: 'must be at least 8 characters' }]);
   const maxBody = options.maxBodyBytes ?? 1024 * 1024;
   const dashboard = createDashboard();
+  const metrics =
+    options.metrics === false
+      ? undefined
+      : (options.metrics ??
+        createMetrics({ defaultLabels: { service: 'coordinator' }, sources: { queues: () => runs.queues() } }));
   const streams = new Set<AbortController>();
   let server: Server | undefined;
 
@@ -111,9 +124,10 @@ export function createHttpServer(options: HttpServerOptions): LorkdHttpServer {
     }
 
     if (path === '/metrics' && method === 'GET') {
-      if (!options.metrics) throw new HttpError(404, 'E_NOT_FOUND', 'metrics are not enabled');
-      const text = await options.metrics.render();
-      res.writeHead(200, { 'Content-Type': options.metrics.contentType, 'Cache-Control': 'no-store' });
+      if (!metrics) throw new HttpError(404, 'E_NOT_FOUND', 'metrics are not enabled');
+      if (metrics.observeRecord) for (const record of await runs.list()) metrics.observeRecord(record);
+      const text = await metrics.render();
+      res.writeHead(200, { 'Content-Type': metrics.contentType, 'Cache-Control': 'no-store' });
       res.end(text);
       return;
     }
