@@ -4,7 +4,7 @@ import { type EnvConfig, type Logger, silentLogger } from '@lorkd/contracts';
 import { StorageConfigError } from './errors.js';
 import { FileObjectStore } from './file-store.js';
 import type { ObjectStore } from './object-store.js';
-import { S3ObjectStore, type S3OptionsInput } from './s3-store.js';
+import type { S3OptionsInput } from './s3-store.js';
 
 export interface ObjectStoreOptions {
   logger?: Logger;
@@ -69,6 +69,8 @@ export async function createObjectStore(url: string, options: ObjectStoreOptions
       logger,
       ...(options.lockStaleMs === undefined ? {} : { lockStaleMs: options.lockStaleMs }),
     });
+  // Loaded on demand: a file-only process need not pay for loading the AWS SDK.
+  const { S3ObjectStore } = await import('./s3-store.js');
   return await S3ObjectStore.create(location.bucket, location.prefix, { ...options.s3, logger });
 }
 

@@ -37,9 +37,12 @@ function locate(url: string): { storeUrl: string; dir: string } {
  * model.json last, each atomically, so a reader never sees a model.json without its weights.
  */
 export function storageIOHandler(url: string, options: TfjsIOOptions = {}): io.IOHandler {
-  const { storeUrl, dir } = locate(url);
   const logger = options.logger ?? silentLogger;
+  let dir = '';
   const withStore = async <T>(fn: (store: ObjectStore) => Promise<T>): Promise<T> => {
+    const located = locate(url); // here, not above: a bad URL is reported by save/load, not by routing
+    const storeUrl = located.storeUrl;
+    dir = located.dir;
     const store = await createObjectStore(storeUrl, { logger, ...(options.s3 ? { s3: options.s3 } : {}) });
     try {
       return await fn(store);
@@ -88,7 +91,7 @@ export function storageIOHandler(url: string, options: TfjsIOOptions = {}): io.I
       return await withStore(async (store) => {
         const got = await store.get(`${dir}/model.json`);
         if (!got)
-          throw new StorageError(`no model at ${url}: ${storeUrl}/${dir}/model.json does not exist`, {
+          throw new StorageError(`no model at ${url}: ${store.url}/${dir}/model.json does not exist`, {
             fields: { url },
           });
         let modelJson: io.ModelJSON;
