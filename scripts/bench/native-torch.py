@@ -69,14 +69,15 @@ def step():
 
 for _ in range(3):
     step()
-steps, t0 = 0, time.perf_counter()
+steps, t0, c0 = 0, time.perf_counter(), time.process_time()
 while steps < 3 or time.perf_counter() - t0 < seconds:
     step()
     steps += 1
 secs = time.perf_counter() - t0
+cpu_secs = time.process_time() - c0
 sps = steps * batch / secs
 print("RESULT " + json.dumps({
-    "mode": "torch", "size": size, "batch": batch, "steps": steps, "seconds": secs, "samplesPerSec": sps,
+    "mode": "torch", "size": size, "batch": batch, "steps": steps, "seconds": secs, "cpuSeconds": cpu_secs, "samplesPerSec": sps,
     "gflops": sps * 3 * flops_per_sample() / 1e9, "losses": losses[:5],
     "info": f"torch {torch.__version__}, {torch.get_num_threads()} threads",
 }))

@@ -36,12 +36,15 @@ export async function runTfjs(mode: 'wasm' | 'native', size: number, batch: numb
   };
   for (let i = 0; i < 3; i++) await step(); // warm-up: primitive creation, heap growth
   let steps = 0;
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   while (steps < 3 || performance.now() - t0 < seconds * 1000) {
     await step();
     steps++;
   }
   const secs = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   let profileText: string | undefined;
   if (profile) {
     const prof = await tf.profile(async () => {
@@ -68,6 +71,7 @@ export async function runTfjs(mode: 'wasm' | 'native', size: number, batch: numb
     batch,
     steps,
     seconds: secs,
+    cpuSeconds,
     samplesPerSec,
     gflops: (samplesPerSec * 3 * referenceCnnFlops(config)) / 1e9,
     losses: losses.slice(0, 5),

@@ -1,12 +1,13 @@
 // Reference CNN training (batch 64; 28x28 and 64x64): tfjs wasm vs wasm + native oneDNN kernels vs PyTorch, in
 // one run, each in its own process (native kernels replace wasm kernels process-wide).
 //   node --conditions=lorkd-source --import tsx scripts/bench/native.ts [--sizes=28,64] [--batch=64] [--seconds=15]
-//        [--modes=wasm,native,torch] [--rounds=2] [--threads=2] [--profile]
+//        [--modes=wasm,native,torch] [--rounds=2] [--threads=2] [--wait=passive|default] [--profile]
 // Prints one JSON line per run and a table with samples/s, achieved GFLOP/s (convs + dense, training = 3x
 // forward) and the ratio to PyTorch. PyTorch runs /usr/bin/python3 scripts/bench/native-torch.py with
 // libtcmalloc preloaded (glibc malloc makes it 3-11x slower on this VM) and 2 threads.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 type Mode = 'wasm' | 'native' | 'torch';
@@ -16,6 +17,8 @@ interface Result {
   batch: number;
   steps: number;
   seconds: number;
+  /** Process CPU time (all threads) during the timed steps. */
+  cpuSeconds: number;
   samplesPerSec: number;
   gflops: number;
   losses: number[];
@@ -36,6 +39,9 @@ const modes = (args.modes ?? 'wasm,native,torch').split(',') as Mode[];
 const threads = Number(args.threads ?? 2);
 // Rounds alternate the modes; the table reports each mode's best round, which is robust to other load on the box.
 const rounds = Number(args.rounds ?? 2);
+// On a busy machine, spinning OpenMP threads steal the cores other threads need: let them sleep (all modes alike).
+const load = loadavg()[0] ?? 0;
+const passive = (args.wait ?? (load > cpus().length ? 'passive' : 'default')) === 'passive';
 
 if (args.child !== undefined) {
   const { runTfjs } = await import('./native-train-child.js');
@@ -49,7 +55,7 @@ const torchScript = fileURLToPath(new URL('./native-torch.py', import.meta.url))
 const tcmalloc = '/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4';
 
 function runChild(mode: Mode, size: number): Result | { mode: Mode; size: number; error: string } {
-  const env = { ...process.env, OMP_NUM_THREADS: String(threads) };
+  const env = { ...process.env, OMP_NUM_THREADS: String(threads), ...(passive ? { OMP_WAIT_POLICY: 'passive' } : {}) };
   const res =
     mode === 'torch'
       ? spawnSync('/usr/bin/python3', [torchScript, String(size), String(batch), String(seconds), String(threads)], {
@@ -84,9 +90,11 @@ function runChild(mode: Mode, size: number): Result | { mode: Mode; size: number
 }
 
 const out: string[] = [];
+// samples per CPU-second is the load-robust view when other work shares the cores; samples/s and GFLOP/s are
+// wall-clock. "CPU use" is CPU-seconds per wall-second (2 = both cores busy).
 const rows: string[] = [
-  '| size | mode | samples/s | GFLOP/s | vs PyTorch | first losses |',
-  '|---|---|---:|---:|---:|---|',
+  '| size | mode | samples/s | GFLOP/s | vs PyTorch | samples/CPU-s | vs PyTorch (CPU) | CPU use | first losses |',
+  '|---|---|---:|---:|---:|---:|---:|---:|---|',
 ];
 for (const size of sizes) {
   const results = new Map<Mode, Result>();
@@ -107,8 +115,13 @@ for (const size of sizes) {
   const torch = results.get('torch');
   for (const [mode, r] of results) {
     const ratio = torch ? (r.samplesPerSec / torch.samplesPerSec).toFixed(2) : 'n/a';
+    const perCpu = (r.samplesPerSec * r.seconds) / r.cpuSeconds;
+    const torchPerCpu = torch ? (torch.samplesPerSec * torch.seconds) / torch.cpuSeconds : undefined;
+    const cpuRatio = torchPerCpu ? (perCpu / torchPerCpu).toFixed(2) : 'n/a';
     rows.push(
-      `| ${size}x${size} | ${mode} | ${r.samplesPerSec.toFixed(1)} | ${r.gflops.toFixed(1)} | ${ratio} | ${r.losses
+      `| ${size}x${size} | ${mode} | ${r.samplesPerSec.toFixed(1)} | ${r.gflops.toFixed(1)} | ${ratio} | ${perCpu.toFixed(1)} | ${cpuRatio} | ${(
+        r.cpuSeconds / r.seconds
+      ).toFixed(2)} | ${r.losses
         .slice(0, 3)
         .map((l) => l.toFixed(4))
         .join(', ')} |`,

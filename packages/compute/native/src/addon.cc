@@ -79,8 +79,8 @@ int max_threads() {
 
 int threads_for(double flops) { return flops < 4e6 ? 1 : max_threads(); }
 
-ThreadScope::ThreadScope(int n) { omp_set_num_threads(n); }
-ThreadScope::~ThreadScope() { omp_set_num_threads(max_threads()); }
+ThreadScope::ThreadScope(int n) : previous(omp_get_max_threads()) { omp_set_num_threads(n); }
+ThreadScope::~ThreadScope() { omp_set_num_threads(previous); }
 
 void append_activation(dnnl::post_ops& ops, int act, float alpha) {
   using A = dnnl::algorithm;

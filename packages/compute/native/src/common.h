@@ -52,10 +52,11 @@ void append_activation(dnnl::post_ops& ops, int act, float alpha);
 int max_threads();
 int threads_for(double flops);
 
-// Sets this thread's OpenMP team size for the lifetime of the object, restoring max_threads() after.
+// Sets this thread's OpenMP team size for the lifetime of the object, restoring the previous size after.
 struct ThreadScope {
   explicit ThreadScope(int n);
   ~ThreadScope();
+  int previous;
   ThreadScope(const ThreadScope&) = delete;
   ThreadScope& operator=(const ThreadScope&) = delete;
 };

@@ -131,6 +131,13 @@ ConvEntry* build(int kind, const Geom& g, bool has_bias, int act, float alpha, i
   return raw;
 }
 
+// Filter reorders are tiny (<= a few hundred KB): one thread, so no OpenMP barrier (which costs a scheduler
+// time slice when the machine is busy).
+void reorder_1t(dnnl::reorder& r, dnnl::stream& s, memory& from, memory& to) {
+  ThreadScope one(1);
+  r.execute(s, from, to);
+}
+
 }  // namespace
 
 // conv2d(heap, kind, geom, a, b, c, out, act, alpha)
@@ -175,7 +182,7 @@ napi_value Conv2d(napi_env env, napi_callback_info info) {
       e->src.set_data_handle(heap_f32(base, heap_len, a, xs, "x"));
       e->user_w.set_data_handle(heap_f32(base, heap_len, b, ws, "filter"));
       e->dst.set_data_handle(heap_f32(base, heap_len, out, ys, "output"));
-      if (e->reorder_w) e->w_reorder.execute(s, e->user_w, e->prim_w);
+      if (e->reorder_w) reorder_1t(e->w_reorder, s, e->user_w, e->prim_w);
       std::unordered_map<int, memory> args = {
           {DNNL_ARG_SRC, e->src}, {DNNL_ARG_WEIGHTS, e->prim_w}, {DNNL_ARG_DST, e->dst}};
       if (has_bias) {
@@ -187,14 +194,14 @@ napi_value Conv2d(napi_env env, napi_callback_info info) {
       e->dst.set_data_handle(heap_f32(base, heap_len, a, ys, "dy"));
       e->user_w.set_data_handle(heap_f32(base, heap_len, b, ws, "filter"));
       e->src.set_data_handle(heap_f32(base, heap_len, out, xs, "dx"));
-      if (e->reorder_w) e->w_reorder.execute(s, e->user_w, e->prim_w);
+      if (e->reorder_w) reorder_1t(e->w_reorder, s, e->user_w, e->prim_w);
       e->prim.execute(s, {{DNNL_ARG_DIFF_DST, e->dst}, {DNNL_ARG_WEIGHTS, e->prim_w}, {DNNL_ARG_DIFF_SRC, e->src}});
     } else {
       e->src.set_data_handle(heap_f32(base, heap_len, a, xs, "x"));
       e->dst.set_data_handle(heap_f32(base, heap_len, b, ys, "dy"));
       e->user_w.set_data_handle(heap_f32(base, heap_len, out, ws, "dw"));
       e->prim.execute(s, {{DNNL_ARG_SRC, e->src}, {DNNL_ARG_DIFF_DST, e->dst}, {DNNL_ARG_DIFF_WEIGHTS, e->prim_w}});
-      if (e->reorder_w) e->w_reorder.execute(s, e->prim_w, e->user_w);
+      if (e->reorder_w) reorder_1t(e->w_reorder, s, e->prim_w, e->user_w);
     }
     s.wait();
     return nullptr;
