@@ -293,10 +293,16 @@ function entryUrl(): URL {
   return url;
 }
 
-/** URL of tsx's ESM API (`register()`), resolved from this package. */
+/** URL of tsx's ESM API (`register()`), resolved from this package (its ESM build: the CJS one misresolves). */
 function resolveTsxApi(): string {
   try {
-    return pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api')).href;
+    const resolve = (import.meta as { resolve?: (specifier: string) => string }).resolve;
+    if (typeof resolve === 'function') {
+      const url = resolve('tsx/esm/api');
+      if (url.endsWith('.mjs')) return url;
+    }
+    const cjs = createRequire(import.meta.url).resolve('tsx/esm/api');
+    return pathToFileURL(cjs.replace(/index\.cjs$/, 'index.mjs')).href;
   } catch (err) {
     throw new ThreadPoolError(
       'running TypeScript in worker threads needs the tsx package (a dev dependency)',

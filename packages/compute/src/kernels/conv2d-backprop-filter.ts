@@ -3,13 +3,13 @@ import { KernelInputError } from '../errors.js';
 import { type Conv2DPad, convGeometry, cropThenPad } from './conv-geometry.js';
 import { KernelScope, type RawKernelFunc } from './kernel-scope.js';
 
-/** Above this many columns (kh·kw·Ci) the conv trick beats im2col; below it im2col + one matmul wins. */
-const IM2COL_MAX_COLUMNS = 16;
+/** im2col + one matmul is used while the columns (kh·kw·Ci) are at most this many times the output channels. */
+const IM2COL_MAX_RATIO = 1;
 
 /**
  * The weight gradient of a 2D conv, dW[kh,kw,ci,co] = Σ x[n, ho·s−pt+kh, wo·s−pl+kw, ci] · dy[n,ho,wo,co],
  * built from the backend's own fast kernels:
- * - small kh·kw·Ci (the stem, 1x1 projections): im2col by strided slices, then one plain matmul;
+ * - small kh·kw·Ci relative to Co (the stem, 1x1 projections): im2col by a one-hot conv, then one matmul;
  * - otherwise the "conv trick": a forward conv of xᵀ [Ci,H,W,N] with dyᵀ [Ho,Wo,N,Co] as the filter,
  *   stride 1 and dilation = the forward stride, giving [Ci,kh,kw,Co].
  */
@@ -33,9 +33,10 @@ export function conv2DBackpropFilterKernel(pinned: ReadonlyMap<string, RawKernel
       }
       const g = convGeometry(xh.shape, attrs.filterShape, attrs.strides, attrs.pad, attrs.dimRoundingMode);
       const columns = g.filterHeight * g.filterWidth * g.inChannels;
+      // im2col costs an extra K/Co of the matmul's work (K = kh·kw·Ci); worth it while that is small.
       const dw =
-        columns <= IM2COL_MAX_COLUMNS || (g.filterHeight === 1 && g.filterWidth === 1)
-          ? viaIm2col(s, xh, dyh, g)
+        columns <= IM2COL_MAX_RATIO * g.outChannels
+          ? viaIm2col(s, xh, dyh, g, attrs, args.backend)
           : viaConvTrick(s, xh, dyh, g);
       return s.keep(dw);
     } finally {
@@ -73,38 +74,36 @@ function viaConvTrick(s: KernelScope, x: TensorInfo, dy: TensorInfo, g: ReturnTy
   return s.transpose(out, [1, 2, 0, 3]);
 }
 
-function viaIm2col(s: KernelScope, x: TensorInfo, dy: TensorInfo, g: ReturnType<typeof convGeometry>): TensorInfo {
-  const spanH = (g.outHeight - 1) * g.strideHeight + 1;
-  const spanW = (g.outWidth - 1) * g.strideWidth + 1;
-  const rows = cropThenPad(g.inHeight, g.padTop, spanH + g.filterHeight - 1 - g.inHeight - g.padTop);
-  const cols = cropThenPad(g.inWidth, g.padLeft, spanW + g.filterWidth - 1 - g.inWidth - g.padLeft);
-  const xc = s.slice(x, [0, rows.begin, cols.begin, 0], [g.batch, rows.size, cols.size, g.inChannels]);
-  const xp = s.pad(xc, [[0, 0], rows.pad, cols.pad, [0, 0]]);
-  const patches: TensorInfo[] = [];
-  for (let i = 0; i < g.filterHeight; i++) {
-    for (let j = 0; j < g.filterWidth; j++) {
-      patches.push(
-        s.run(
-          'StridedSlice',
-          { x: xp },
-          {
-            begin: [0, i, j, 0],
-            end: [g.batch, i + spanH, j + spanW, g.inChannels],
-            strides: [1, g.strideHeight, g.strideWidth, 1],
-            beginMask: 0,
-            endMask: 0,
-            ellipsisMask: 0,
-            newAxisMask: 0,
-            shrinkAxisMask: 0,
-          },
-        ),
-      );
-    }
-  }
-  const m = g.batch * g.outHeight * g.outWidth;
+/**
+ * im2col by a forward conv with a one-hot filter bank E[i,j,ci,(i,j,ci)] = 1 (same strides and padding as the
+ * original conv, so XNNPACK does the patch extraction), then dW = colsᵀ · dy as one plain matmul.
+ */
+function viaIm2col(
+  s: KernelScope,
+  x: TensorInfo,
+  dy: TensorInfo,
+  g: ReturnType<typeof convGeometry>,
+  attrs: { strides: number | [number, number]; pad: Conv2DPad; dimRoundingMode?: 'floor' | 'round' | 'ceil' },
+  backend: KernelBackend,
+): TensorInfo {
   const k = g.filterHeight * g.filterWidth * g.inChannels;
-  const col = s.concat(patches, 3);
-  const col2 = s.reshape(col, [m, k]);
+  const m = g.batch * g.outHeight * g.outWidth;
+  const eye = new Float32Array(k * k);
+  for (let i = 0; i < k; i++) eye[i * k + i] = 1;
+  const eShape = [g.filterHeight, g.filterWidth, g.inChannels, k];
+  const e = s.adopt({ dataId: backend.write(eye, eShape, 'float32'), shape: eShape, dtype: 'float32' });
+  const cols = s.run(
+    'Conv2D',
+    { x, filter: e },
+    {
+      strides: attrs.strides,
+      pad: attrs.pad,
+      dataFormat: 'NHWC',
+      dilations: [1, 1],
+      dimRoundingMode: attrs.dimRoundingMode as string,
+    },
+  ); // [N, Ho, Wo, K]
+  const col2 = s.reshape(cols, [m, k]);
   const dy2 = s.reshape(dy, [m, g.outChannels]);
   const shape = [g.filterHeight, g.filterWidth, g.inChannels, g.outChannels];
   if (k <= g.outChannels) {

@@ -3,6 +3,7 @@ import { matMulKernel } from './batch-mat-mul.js';
 import { conv2DBackpropFilterKernel } from './conv2d-backprop-filter.js';
 import { conv2DBackpropInputKernel } from './conv2d-backprop-input.js';
 import type { RawKernelFunc } from './kernel-scope.js';
+import { sumKernel } from './sum.js';
 import { unsortedSegmentSumKernel } from './unsorted-segment-sum.js';
 
 /** The kernels lorkd adds to (or replaces in) the wasm backend. */
@@ -12,8 +13,12 @@ export const WASM_KERNEL_NAMES = [
   'UnsortedSegmentSum',
   'BatchMatMul',
   '_FusedMatMul',
+  'Sum',
 ] as const;
 export type WasmKernelName = (typeof WASM_KERNEL_NAMES)[number];
+
+/** Stock kernels the wrappers call (captured before they are replaced). */
+const WRAPPED = ['BatchMatMul', '_FusedMatMul', 'Sum'] as const;
 
 // The stock kernels we wrap, captured before the first override; kept on globalThis so that a second copy
 // of this module (source and dist loaded together) never pins one of our own wrappers as "stock".
@@ -35,13 +40,14 @@ function state(): State {
 /**
  * Registers lorkd's kernels for the wasm backend: Conv2DBackpropFilter (missing in stock tfjs),
  * Conv2DBackpropInput (stock one is a scalar loop), UnsortedSegmentSum (missing: the gradient of gather),
- * and BatchMatMul/_FusedMatMul wrappers that keep transposed and batched products on XNNPACK.
+ * BatchMatMul/_FusedMatMul wrappers that keep transposed and batched products on XNNPACK, and a Sum that
+ * reduces leading axes (bias gradients) with a matmul.
  * Idempotent; returns the names of lorkd's kernels now active on that backend. Kernels registered later by others
  * (for example native ones) win over these, and these are never re-registered over them.
  */
 export function registerWasmKernels(backendName = 'wasm'): WasmKernelName[] {
   const st = state();
-  for (const name of ['BatchMatMul', '_FusedMatMul'] as const) {
+  for (const name of WRAPPED) {
     const key = `${backendName}/${name}`;
     const current = getKernel(name, backendName);
     if (!st.stock.has(key) && current !== undefined && !st.ours.has(current.kernelFunc)) {
@@ -49,7 +55,7 @@ export function registerWasmKernels(backendName = 'wasm'): WasmKernelName[] {
     }
   }
   const pinned = new Map<string, RawKernelFunc>();
-  for (const name of ['BatchMatMul', '_FusedMatMul']) {
+  for (const name of WRAPPED) {
     const f = st.stock.get(`${backendName}/${name}`);
     if (f !== undefined) pinned.set(name, f);
   }
@@ -59,11 +65,12 @@ export function registerWasmKernels(backendName = 'wasm'): WasmKernelName[] {
     UnsortedSegmentSum: () => unsortedSegmentSumKernel(pinned, backendName),
     BatchMatMul: () => matMulKernel('BatchMatMul', pinned, backendName),
     _FusedMatMul: () => matMulKernel('_FusedMatMul', pinned, backendName),
+    Sum: () => sumKernel(pinned, backendName),
   };
   for (const name of WASM_KERNEL_NAMES) {
     const current = getKernel(name, backendName);
     if (current !== undefined && st.ours.has(current.kernelFunc)) continue; // already ours
-    if ((name === 'BatchMatMul' || name === '_FusedMatMul') && !pinned.has(name)) continue; // nothing to wrap
+    if ((WRAPPED as readonly string[]).includes(name) && !pinned.has(name)) continue; // nothing to wrap
     const isStock = current === undefined || isStockWasmKernel(current.kernelFunc);
     if (!isStock) continue; // someone (e.g. the native addon) registered a better one: keep it
     const func = factories[name]();

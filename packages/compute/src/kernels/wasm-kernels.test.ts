@@ -207,3 +207,19 @@ describe('lorkd wasm kernels match the cpu backend', () => {
     );
   });
 });
+
+describe('lorkd wasm Sum', () => {
+  beforeAll(async () => {
+    await selectBackend({ preference: 'wasm' });
+  });
+  it.each([
+    ['bias gradient [4,17,16,5] over 0,1,2', [4, 17, 16, 5], [0, 1, 2], false],
+    ['keepDims', [16, 16, 9, 3], [0, 1, 2], true],
+    ['negative axes', [64, 33, 2], [-3, -2], false],
+    ['not leading (stock path)', [6, 200, 4], [1], false],
+    ['all axes (stock path)', [40, 50], [0, 1], false],
+  ] as const)('%s', async (_l, shape, axis, keepDims) => {
+    const size = (shape as readonly number[]).reduce((a, b) => a * b, 1);
+    await compare('Sum', { x: { data: values(size, 13), shape: [...shape] } }, { axis: [...axis], keepDims });
+  });
+});
