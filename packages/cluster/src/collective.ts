@@ -204,7 +204,7 @@ export class Collective {
       const msgs = await this.wait(op, 'b', [root], 'broadcast');
       const m = msgs.get(root) as InboxMessage;
       const n = m.nbytes / (transport === 'f16' ? 2 : 4);
-      out = decode(await this.fetch(op, m, false), n, transport);
+      out = await this.receive(op, m, false, n, transport);
     }
     await this.finish(op);
     return out;
@@ -246,7 +246,7 @@ export class Collective {
         if (r === this.rank) return own;
         const m = msgs.get(r) as InboxMessage;
         this.checkLength(op, m, data.length, transport);
-        return decode(await this.fetch(op, m, false), data.length, transport);
+        return this.receive(op, m, false, data.length, transport);
       }),
     );
     return sumInOrder(parts, data.length);
@@ -275,7 +275,7 @@ export class Collective {
         if (r === this.rank) return transport === 'f16' ? decode(encode(ownPart, transport), len, transport) : ownPart;
         const m = msgs.get(r) as InboxMessage;
         this.checkLength(op, m, len, transport);
-        return decode(await this.fetch(op, m, true), len, transport);
+        return this.receive(op, m, true, len, transport);
       }),
     );
     const reducedExact = sumInOrder(contributions, len);
@@ -291,7 +291,7 @@ export class Collective {
         const m = gathered.get(r) as InboxMessage;
         const [s, e] = bounds[m.part] as [number, number];
         this.checkLength(op, m, e - s, transport);
-        result.set(decode(await this.fetch(op, m, false), e - s, transport), s);
+        await this.receive(op, m, false, e - s, transport, result.subarray(s, e));
       }),
     );
     return result;
@@ -388,10 +388,22 @@ export class Collective {
     if (reply === -1) throw await this.fencedError(op);
   }
 
-  /** Reads the chunks announced by `m` (deleting them when this rank is their only reader). */
-  private async fetch(op: Op, m: InboxMessage, del: boolean): Promise<Uint8Array> {
-    const out = new Uint8Array(m.nbytes);
+  /**
+   * Reads the values announced by `m` into `into` (or a new array), deleting the chunks when this rank is their only
+   * reader. f32 chunks are copied straight into the result's bytes; f16 chunks are decoded.
+   */
+  private async receive(
+    op: Op,
+    m: InboxMessage,
+    del: boolean,
+    length: number,
+    transport: Transport,
+    into?: Float32Array,
+  ): Promise<Float32Array> {
+    const out = into ?? new Float32Array(length);
     if (m.nbytes === 0) return out;
+    const half = transport === 'f16' ? new Uint16Array(length) : undefined;
+    const bytes = half ? new Uint8Array(half.buffer) : new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
     const chunks = Math.ceil(m.nbytes / m.chunkBytes);
     const pipeline = this.data.pipeline();
     for (let c = 0; c < chunks; c++) {
@@ -408,8 +420,9 @@ export class Collective {
           `${op.what} failed: ${this.describe(op)}: data of rank ${m.from} is missing from Redis (expired, evicted or Redis restarted); the generation must restart`,
           { fields: { runId: this.runId, generation: this.generation, step: op.step, group: op.group, from: m.from } },
         );
-      out.set(buf, c * m.chunkBytes);
+      bytes.set(buf, c * m.chunkBytes);
     }
+    if (half) decodeHalf(half, out);
     return out;
   }
 

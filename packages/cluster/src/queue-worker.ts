@@ -67,8 +67,10 @@ export class QueueWorker<T, R> {
   private readonly logger: Logger;
   private readonly active = new Map<string, AbortController>();
   private releasing = false;
+  private readonly releaseConnection: () => Promise<void>;
 
-  private constructor(queue: QueueName, worker: Worker, logger: Logger) {
+  private constructor(queue: QueueName, worker: Worker, logger: Logger, releaseConnection: () => Promise<void>) {
+    this.releaseConnection = releaseConnection;
     this.queue = queue;
     this.worker = worker;
     this.logger = logger;
@@ -87,8 +89,9 @@ export class QueueWorker<T, R> {
     const o = QueueWorkerOptionsSchema.parse(rest);
     const log = (logger ?? silentLogger).child({ component: 'queue-worker', queue });
     let self: QueueWorker<T, R> | undefined;
+    const connection = connections.connection('blocking', `worker-${queue}`);
     const worker = new Worker(queue, async (job: Job, token?: string) => self?.process(job, token, schema, processor), {
-      connection: connections.connection('blocking', `worker-${queue}`),
+      connection,
       prefix: o.prefix,
       ...(o.workerName ? { name: o.workerName } : {}),
       concurrency: o.concurrency,
@@ -99,7 +102,7 @@ export class QueueWorker<T, R> {
       drainDelay: o.drainDelaySec,
       autorun: false,
     });
-    self = new QueueWorker<T, R>(queue, worker, log);
+    self = new QueueWorker<T, R>(queue, worker, log, () => connections.release(connection));
     const me = self;
     worker.on('error', (err: Error) => log.warn(`worker error: ${err.message}`));
     worker.on('lockRenewalFailed', (jobIds: string[]) => {
@@ -140,6 +143,7 @@ export class QueueWorker<T, R> {
       }
     }
     await this.worker.close(options.force ?? false);
+    await this.releaseConnection();
   }
 
   private async process(

@@ -1,10 +1,11 @@
+import { startRedisServer } from '@lorkd/testing';
 import { Queue } from 'bullmq';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sharedRedis, waitFor } from '../test-support/redis.js';
 import { type ControlJobData, QUEUE_NAMES, type SlotJobData } from './job-data.js';
 import { createControlWorker, createSlotWorker, type QueueWorker } from './queue-worker.js';
 import { LorkdQueues } from './queues.js';
-import type { RedisConnections } from './redis-connections.js';
+import { RedisConnections } from './redis-connections.js';
 
 function slot(runId: string, s: number, worldSize: number): SlotJobData {
   return {
@@ -215,5 +216,36 @@ describe('LorkdQueues and workers', () => {
     expect(job.attemptsMade).toBe(1);
     await waitFor(async () => failed.length === 1);
     await stop();
+  });
+});
+
+describe('queues across a Redis restart', () => {
+  it('workers and producers reconnect and keep processing', async () => {
+    const server = await startRedisServer();
+    const connections = await RedisConnections.create({ url: server.url, maxReconnectDelayMs: 100 });
+    const queues = await LorkdQueues.create({ connections, prefix: 'q' });
+    const done: number[] = [];
+    const worker = await createSlotWorker({
+      connections,
+      prefix: 'q',
+      drainDelaySec: 1,
+      processor: async (data) => {
+        done.push(data.slot);
+        return 'ok';
+      },
+    });
+    try {
+      await queues.enqueueRun({ exportJob: { kind: 'export', runId: 'a' }, slots: [slot('a', 0, 1)] });
+      await waitFor(async () => done.length === 1);
+      await server.restart();
+      await queues.enqueueRun({ exportJob: { kind: 'export', runId: 'b' }, slots: [slot('b', 0, 1)] });
+      await waitFor(async () => done.length === 2, 15_000);
+      expect((await queues.getJob(QUEUE_NAMES.train, 'b--g0--s0'))?.state).toBe('completed');
+    } finally {
+      await worker.close({ force: true });
+      await queues.close();
+      await connections.close();
+      await server.stop();
+    }
   });
 });

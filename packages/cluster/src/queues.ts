@@ -14,7 +14,7 @@ import {
   type SlotJobData,
   SlotJobDataSchema,
 } from './job-data.js';
-import type { RedisConnections } from './redis-connections.js';
+import type { RedisClient, RedisConnections } from './redis-connections.js';
 
 const KeepJobsSchema = z.object({
   /** Seconds a finished job is kept. */
@@ -103,13 +103,16 @@ export class LorkdQueues {
   private readonly train: Queue;
   private readonly flow: FlowProducer;
   private readonly watchers = new Set<QueueEvents>();
+  private readonly connection: RedisClient;
 
   private constructor(
     connections: RedisConnections,
     options: z.output<typeof LorkdQueuesOptionsSchema>,
     logger: Logger,
     queues: { control: Queue; train: Queue; flow: FlowProducer },
+    connection: RedisClient,
   ) {
+    this.connection = connection;
     this.connections = connections;
     this.options = options;
     this.prefix = options.prefix;
@@ -140,7 +143,7 @@ export class LorkdQueues {
     train.on('error', onError);
     flow.on('error', onError);
     await Promise.all([control.waitUntilReady(), train.waitUntilReady(), flow.waitUntilReady()]);
-    return new LorkdQueues(connections, options, log, { control, train, flow });
+    return new LorkdQueues(connections, options, log, { control, train, flow }, connection);
   }
 
   /**
@@ -264,7 +267,7 @@ export class LorkdQueues {
 
   /** Streams job events of both queues to `listener` until the returned function is called. */
   async watch(listener: (event: QueueJobEvent) => void): Promise<() => Promise<void>> {
-    const made: QueueEvents[] = [];
+    const made: { events: QueueEvents; connection: RedisClient }[] = [];
     for (const queue of [QUEUE_NAMES.control, QUEUE_NAMES.train] as const) {
       const connection = this.connections.connection('blocking', `events-${queue}`);
       const events = new QueueEvents(queue, { connection, prefix: this.prefix, blockingTimeout: 1000 });
@@ -285,13 +288,14 @@ export class LorkdQueues {
       events.on('failed', ({ jobId, failedReason }) => emit({ queue, type: 'failed', jobId, failedReason }));
       events.on('progress', ({ jobId, data }) => emit({ queue, type: 'progress', jobId, progress: data }));
       await events.waitUntilReady();
-      made.push(events);
+      made.push({ events, connection });
       this.watchers.add(events);
     }
     return async () => {
-      for (const e of made) {
-        this.watchers.delete(e);
-        await e.close();
+      for (const { events, connection } of made) {
+        this.watchers.delete(events);
+        await events.close();
+        await this.connections.release(connection);
       }
     };
   }
@@ -306,6 +310,7 @@ export class LorkdQueues {
     await Promise.all([...this.watchers].map((w) => w.close()));
     this.watchers.clear();
     await Promise.all([this.flow.close(), this.control.close(), this.train.close()]);
+    await this.connections.release(this.connection);
   }
 
   private queue(name: QueueName): Queue {
