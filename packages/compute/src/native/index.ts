@@ -3,7 +3,16 @@ import { loadAddon } from './load-addon.js';
 import { registerNativeWasmKernels } from './register-wasm.js';
 
 export type NativeLoadResult =
-  | { ok: true; register(backendName: string): void; info: string }
+  | {
+      ok: true;
+      register(backendName: string): void;
+      info: string;
+      /**
+       * OpenMP threads the native kernels use in this process (default: OMP_NUM_THREADS, else all cores). Set 1 in
+       * each of several data-parallel worker threads, so they do not oversubscribe the cores.
+       */
+      setNumThreads(n: number): void;
+    }
   | { ok: false; reason: string; hint: string };
 
 /**
@@ -24,6 +33,11 @@ export async function tryLoadNative(logger: Logger): Promise<NativeLoadResult> {
     info,
     register(backendName: string): void {
       registerNativeWasmKernels(addon, backendName, logger);
+    },
+    setNumThreads(n: number): void {
+      if (!Number.isInteger(n) || n < 1)
+        throw new Error(`native kernels: thread count must be an integer >= 1, got ${n}`);
+      addon.setNumThreads(n);
     },
   };
 }
