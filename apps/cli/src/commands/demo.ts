@@ -155,9 +155,11 @@ export const demoCommand: Command = {
     try {
       const client = new ApiClient({ baseUrl: cluster.apiUrl, token: cluster.token });
       const record = await client.createRun(spec);
+      // A token the user configured is theirs to know; only a generated one is shown (in the URL fragment).
+      const login = resolveConfig(io.env, args).config.LORKD_API_TOKEN ? '' : `#token=${cluster.token}`;
       err(
         io,
-        `lorkd: run ${record.id}: ${settings.regions} regions, ${settings.workers} workers, ${settings.steps} steps; dashboard ${cluster.apiUrl}/runs/${record.id}#token=${cluster.token}`,
+        `lorkd: run ${record.id}: ${settings.regions} regions, ${settings.workers} workers, ${settings.steps} steps; dashboard ${cluster.apiUrl}/runs/${record.id}${login}`,
       );
       const view = await followRun(client, record.id, io, { stream: io.stderr });
       if (io.signal.aborted) {
