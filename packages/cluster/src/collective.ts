@@ -578,11 +578,21 @@ export function partBounds(length: number, n: number): [number, number][] {
 /** Elementwise float32 sum of `parts` in the given order: ((p0 + p1) + p2) + … — the reference all ranks agree on. */
 export function sumInOrder(parts: readonly Float32Array[], length: number): Float32Array {
   const out = new Float32Array(length);
-  const first = parts[0];
-  if (first) out.set(first);
-  for (let k = 1; k < parts.length; k++) {
-    const p = parts[k] as Float32Array;
-    for (let i = 0; i < length; i++) out[i] = (out[i] as number) + (p[i] as number);
+  const fr = Math.fround;
+  const [a, b, c, d] = parts;
+  if (!a) return out;
+  // One pass over up to four parts (each partial sum rounded to float32 exactly as a float32 add would be).
+  if (parts.length === 1) out.set(a.subarray(0, length));
+  else if (parts.length === 2 && b) for (let i = 0; i < length; i++) out[i] = (a[i] as number) + (b[i] as number);
+  else if (parts.length === 3 && b && c)
+    for (let i = 0; i < length; i++) out[i] = fr((a[i] as number) + (b[i] as number)) + (c[i] as number);
+  else if (b && c && d) {
+    for (let i = 0; i < length; i++)
+      out[i] = fr(fr((a[i] as number) + (b[i] as number)) + (c[i] as number)) + (d[i] as number);
+    for (let k = 4; k < parts.length; k++) {
+      const p = parts[k] as Float32Array;
+      for (let i = 0; i < length; i++) out[i] = (out[i] as number) + (p[i] as number);
+    }
   }
   return out;
 }
