@@ -36,6 +36,14 @@ export {
   teacherLogits,
 } from './inference.js';
 export {
+  type MethodCheckOptions,
+  type MethodCheckResult,
+  makeConflictingData,
+  runMethodCheck,
+  type TrainOptions,
+  trainModel,
+} from './method-check.js';
+export {
   buildStudent,
   buildTeacher,
   getParams,
