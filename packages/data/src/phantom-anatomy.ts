@@ -2,8 +2,8 @@ import type { Rng } from './rng.js';
 
 export type Modality = 'ct' | 'mr' | 'xray' | 'us';
 /** Lesion properties a finding class can be defined by. */
-export type Feature = 'contrast' | 'size' | 'elongation' | 'texture' | 'position';
-export const FEATURES: readonly Feature[] = ['contrast', 'size', 'elongation', 'texture', 'position'];
+export type Feature = 'contrast' | 'size' | 'elongation' | 'texture' | 'count' | 'position';
+export const FEATURES: readonly Feature[] = ['contrast', 'size', 'elongation', 'texture', 'count', 'position'];
 
 /** A filled ellipse in normalised coordinates ([-1,1]², y down). `fill` paints over, `add` accumulates (projection). */
 export interface Shape {
@@ -170,8 +170,8 @@ export const ANATOMIES: readonly AnatomyDef[] = [
   {
     name: 'pelvis',
     modality: 'mr',
-    classes: ['left', 'midline', 'right'],
-    decisive: 'position',
+    classes: ['solitary', 'paired', 'multifocal'],
+    decisive: 'count',
     // soft tissue, fluid (bladder), bone, marrow, fat
     tissues: [0.45, 0.12, 0.1, 0.55, 0.7],
     tissuesAlt: [0.4, 0.9, 0.1, 0.5, 0.6],
@@ -200,8 +200,8 @@ export const ANATOMIES: readonly AnatomyDef[] = [
   {
     name: 'spine',
     modality: 'ct',
-    classes: ['c-level', 't-upper', 't-mid', 't-lower', 'l-upper', 'l-lower'],
-    decisive: 'position',
+    classes: ['none-minimal', 'minimal', 'mild', 'moderate', 'marked', 'severe'],
+    decisive: 'size',
     // soft tissue, vertebral body, disc, canal, fat
     tissues: [0.4, 0.82, 0.52, 0.3, 0.22],
     overlap: 0.3,

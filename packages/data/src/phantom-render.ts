@@ -24,7 +24,7 @@ export function drawFinding(anat: AnatomyDef, rng: Rng, conflict: number, flippe
   for (const f of FEATURES) {
     if (f === anat.decisive) levels[f] = clamp01((label + anat.overlap * rng.normal()) / Math.max(1, k - 1));
     else if (f === 'contrast') levels[f] = clamp01((1 - conflict) * level + conflict * rng.next());
-    else levels[f] = clamp01((1 - conflict) * 0.5 + conflict * rng.next());
+    else levels[f] = clamp01((1 - conflict) * (f === 'count' ? 0 : 0.5) + conflict * rng.next());
   }
   const intensityIsSignal = anat.decisive === 'contrast';
   const gainSpread = intensityIsSignal ? 0.03 : 0.3 * conflict;
@@ -159,42 +159,44 @@ export function renderImage(
       }
     }
   }
-  // The lesion.
+  // The lesion: 1-3 foci (the count feature) placed along the anatomy's lesion path.
   const L = finding.levels;
-  const r = 0.07 + 0.13 * L.size;
+  const r = 0.12 + 0.14 * L.size;
   const aspect = 1 + 2 * L.elongation;
+  const foci = 1 + Math.round(L.count * 2);
   const [fx, fy] = subject.from;
   const [tx, ty] = subject.to;
-  const along = L.position;
   const spread = subject.spread;
-  const cx = fx + along * (tx - fx) + spread * rng.normal() * 0.5;
-  const cy = fy + along * (ty - fy) + spread * rng.normal() * 0.5;
-  const lesion: Shape = {
-    cx,
-    cy,
-    rx: r * Math.sqrt(aspect),
-    ry: r / Math.sqrt(aspect),
-    angle: rng.next() * Math.PI,
-    tissue: subject.host,
-    mode: anat.modality === 'xray' ? 'add' : 'fill',
-  };
-  let delta = 0.1 + 0.3 * L.contrast;
+  const hostValue = table[subject.host] ?? 0;
+  let delta = 0.15 + 0.35 * L.contrast;
   if (finding.flipped && anat.decisive !== 'contrast') delta = -delta;
+  const lv = hostValue + delta;
   const amp = 0.9 * L.texture;
   const period = Math.max(3, size / 16) * (2 / size);
   const freq = (2 * Math.PI) / period;
-  const hostValue = table[subject.host] ?? 0;
-  const lv = hostValue + delta;
+  const angle = rng.next() * Math.PI;
   if (mask) mask.fill(0, maskOffset, maskOffset + n);
-  const lb = coverEllipse(lesion, size, true);
-  for (let py = lb.y0; py <= lb.y1; py++) {
-    for (let i = py * size + lb.x0, e = py * size + lb.x1; i <= e; i++) {
-      const c = cov[i] as number;
-      if (c === 0) continue;
-      const tex = 1 + amp * Math.sin((lxBuf[i] as number) * freq);
-      if (lesion.mode === 'add') buf[i] = (buf[i] as number) + delta * tex * c;
-      else buf[i] = (buf[i] as number) * (1 - c) + (hostValue + (lv - hostValue) * tex) * c;
-      if (mask && c >= 0.5) mask[maskOffset + i] = 1;
+  for (let f = 0; f < foci; f++) {
+    const along = Math.min(1, Math.max(0, L.position + (f - (foci - 1) / 2) * 0.42));
+    const lesion: Shape = {
+      cx: fx + along * (tx - fx) + spread * rng.normal() * 0.5,
+      cy: fy + along * (ty - fy) + spread * rng.normal() * 0.5,
+      rx: r * Math.sqrt(aspect),
+      ry: r / Math.sqrt(aspect),
+      angle: angle + 0.3 * rng.normal(),
+      tissue: subject.host,
+      mode: anat.modality === 'xray' ? 'add' : 'fill',
+    };
+    const lb = coverEllipse(lesion, size, true);
+    for (let py = lb.y0; py <= lb.y1; py++) {
+      for (let i = py * size + lb.x0, e = py * size + lb.x1; i <= e; i++) {
+        const c = cov[i] as number;
+        if (c === 0) continue;
+        const tex = 1 + amp * Math.sin((lxBuf[i] as number) * freq);
+        if (lesion.mode === 'add') buf[i] = (buf[i] as number) + delta * tex * c;
+        else buf[i] = (buf[i] as number) * (1 - c) + (hostValue + (lv - hostValue) * tex) * c;
+        if (mask && c >= 0.5) mask[maskOffset + i] = 1;
+      }
     }
   }
   // Modality look, nuisance intensity, noise, quantisation.
