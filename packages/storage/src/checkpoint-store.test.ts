@@ -119,6 +119,7 @@ describe.each(['file', 's3'] as const)('CheckpointStore on %s', (kind) => {
           if (raw) rawSeen.push(raw.step);
           const loaded = await reader.loadLatest();
           if (loaded) seen.push(loaded.manifest.step);
+          await new Promise((r) => setTimeout(r, 10));
         }
       })();
       const polled = poll.then(

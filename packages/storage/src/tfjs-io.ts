@@ -38,14 +38,11 @@ function locate(url: string): { storeUrl: string; dir: string } {
  */
 export function storageIOHandler(url: string, options: TfjsIOOptions = {}): io.IOHandler {
   const logger = options.logger ?? silentLogger;
-  let dir = '';
-  const withStore = async <T>(fn: (store: ObjectStore) => Promise<T>): Promise<T> => {
-    const located = locate(url); // here, not above: a bad URL is reported by save/load, not by routing
-    const storeUrl = located.storeUrl;
-    dir = located.dir;
+  const withStore = async <T>(fn: (store: ObjectStore, dir: string) => Promise<T>): Promise<T> => {
+    const { storeUrl, dir } = locate(url); // here, not above: a bad URL is reported by save/load, not by routing
     const store = await createObjectStore(storeUrl, { logger, ...(options.s3 ? { s3: options.s3 } : {}) });
     try {
-      return await fn(store);
+      return await fn(store, dir);
     } finally {
       await store.close();
     }
@@ -72,7 +69,7 @@ export function storageIOHandler(url: string, options: TfjsIOOptions = {}): io.I
         ...(artifacts.initializerSignature ? { initializerSignature: artifacts.initializerSignature } : {}),
       };
       const json = encoder.encode(JSON.stringify(modelJson));
-      await withStore(async (store) => {
+      await withStore(async (store, dir) => {
         await store.put(`${dir}/weights.bin`, weights, { contentType: 'application/octet-stream' });
         await store.put(`${dir}/model.json`, json, { contentType: 'application/json' });
       });
@@ -88,7 +85,7 @@ export function storageIOHandler(url: string, options: TfjsIOOptions = {}): io.I
       };
     },
     async load(): Promise<io.ModelArtifacts> {
-      return await withStore(async (store) => {
+      return await withStore(async (store, dir) => {
         const got = await store.get(`${dir}/model.json`);
         if (!got)
           throw new StorageError(`no model at ${url}: ${store.url}/${dir}/model.json does not exist`, {
