@@ -224,6 +224,23 @@ describe('Collective', () => {
     expect((await (fresh as Collective).allReduce('shared', [0], 0, Float32Array.of(1, 2)))[1]).toBe(2);
   });
 
+  it('an abort signal or close() ends a wait at once', async () => {
+    const [a] = await ranks(2);
+    const ac = new AbortController();
+    const waiting = (a as Collective)
+      .allReduce('shared', [0, 1], 0, bufferFor(0, 10), { signal: ac.signal })
+      .catch((e) => e);
+    ac.abort(new Error('SIGTERM'));
+    const err = await waiting;
+    expect(String(err)).toMatch(
+      /all-reduce \(run run generation 0 step 0 group shared \[ranks 0,1\]\) aborted: SIGTERM/,
+    );
+    const pending = (a as Collective).barrier('shared', [0, 1], 1).catch((e) => e);
+    await new Promise((r) => setTimeout(r, 20));
+    await (a as Collective).close();
+    expect(String(await pending)).toMatch(/collective wait aborted: closed/);
+  });
+
   it('leaves no data keys behind after a sequence of calls (only the last call per group, with a TTL)', async () => {
     const all = await ranks(3, { chunkBytes: 1024, algorithm: 'reduce-scatter' });
     for (let step = 0; step < 4; step++)

@@ -107,6 +107,7 @@ export class Collective {
   private readonly fenceKey: string;
   private readonly seq = new Map<string, { step: number; seq: number }>();
   private readonly toDelete = new Map<string, string[]>();
+  private readonly inFlight = new Set<(err: unknown) => void>();
   private losses = 0;
   private closed = false;
 
@@ -229,6 +230,8 @@ export class Collective {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const fail of [...this.inFlight])
+      fail(new ClusterAbortedError('collective wait', new Error('closed'), 'close'));
     this.inbox.close();
     await Promise.all([this.connections.release(this.data), this.connections.release(this.blocking)]);
   }
@@ -435,6 +438,7 @@ export class Collective {
       const finish = (err: unknown, value?: Map<number, InboxMessage>) => {
         if (done) return;
         done = true;
+        this.inFlight.delete(finish);
         if (timer) clearTimeout(timer);
         op.signal?.removeEventListener('abort', onAbort);
         if (err !== undefined) {
@@ -443,8 +447,13 @@ export class Collective {
           reject(err);
         } else resolve(value as Map<number, InboxMessage>);
       };
+      this.inFlight.add(finish);
       const onAbort = () => finish(new ClusterAbortedError(`${op.what} (${this.describe(op)})`, op.signal?.reason));
       op.signal?.addEventListener('abort', onAbort, { once: true });
+      if (op.signal?.aborted) {
+        onAbort();
+        return;
+      }
       const tick = () => {
         if (done) return;
         const left = op.deadline - Date.now();
