@@ -49,7 +49,8 @@ describe('environment contract between manifests and apps', () => {
 
   it('every variable compose and the env examples set is read by lorkd or by the third-party service it is for', () => {
     const [doc] = parseYamlFile(join(INFRA_DIR, 'compose/compose.yaml'));
-    const services = (doc?.value as { services: Record<string, { environment?: Record<string, string> }> }).services;
+    if (!doc) throw new Error('compose.yaml is empty');
+    const services = (doc.value as { services: Record<string, { environment?: Record<string, string> }> }).services;
     for (const name of ['coordinator', 'worker']) {
       const keys = new Set([
         ...Object.keys(services[name]?.environment ?? {}),

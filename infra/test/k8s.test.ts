@@ -8,7 +8,7 @@ import { Job } from 'kubernetes-models/batch/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { ConfigMap, Namespace, Secret, Service } from 'kubernetes-models/v1';
 import { describe, expect, it } from 'vitest';
-import { containersOf, INFRA_DIR, k8sObjects, parseYamlFile, yamlFiles } from './manifests.js';
+import { containersOf, INFRA_DIR, k8sObjects, must, parseYamlFile, yamlFiles } from './manifests.js';
 
 type Validatable = { validate(): void };
 const MODELS: Record<string, new (data: never) => Validatable> = {
@@ -68,12 +68,17 @@ describe('Kubernetes manifests', () => {
   it('the GPU overlay asks for nvidia.com/gpu and the workers get time to checkpoint on SIGTERM', () => {
     const [patch] = parseYamlFile(join(INFRA_DIR, 'k8s/overlays/gpu/worker-gpu.yaml'));
     const [container] = containersOf(patch?.value ?? {});
-    expect((container?.resources as { limits: Record<string, string> }).limits['nvidia.com/gpu']).toBe('1');
+    expect(
+      (must(container, 'gpu worker container').resources as { limits: Record<string, string> }).limits[
+        'nvidia.com/gpu'
+      ],
+    ).toBe('1');
     const worker = k8sObjects().find(
       (o) => o.value.kind === 'Deployment' && (o.value.metadata as { name: string }).name === 'worker',
     );
-    const grace = (worker?.value.spec as { template: { spec: { terminationGracePeriodSeconds: number } } }).template
-      .spec.terminationGracePeriodSeconds;
+    const grace = (
+      must(worker, 'worker Deployment').value.spec as { template: { spec: { terminationGracePeriodSeconds: number } } }
+    ).template.spec.terminationGracePeriodSeconds;
     expect(grace).toBeGreaterThanOrEqual(120);
   });
 
@@ -96,7 +101,9 @@ describe('Kubernetes manifests', () => {
 
   it('KEDA scales workers on the BullMQ train queue lists', () => {
     const scaled = k8sObjects().find((o) => o.value.kind === 'ScaledObject');
-    const triggers = (scaled?.value.spec as { triggers: Array<{ metadata: { listName: string } }> }).triggers;
+    const triggers = (
+      must(scaled, 'ScaledObject').value.spec as { triggers: Array<{ metadata: { listName: string } }> }
+    ).triggers;
     expect(triggers.map((t) => t.metadata.listName).sort()).toEqual([
       'lorkd:lorkd-train:active',
       'lorkd:lorkd-train:wait',

@@ -51,3 +51,9 @@ export function containersOf(obj: Record<string, unknown>): Array<Record<string,
   const podSpec = template?.spec as Record<string, unknown> | undefined;
   return (podSpec?.containers as Array<Record<string, unknown>> | undefined) ?? [];
 }
+
+/** Returns `value`, or fails the test naming what was missing. */
+export function must<T>(value: T | undefined | null, what: string): T {
+  if (value === undefined || value === null) throw new Error(`missing: ${what}`);
+  return value;
+}
