@@ -1,3 +1,5 @@
+export { type Coordinator, type CoordinatorDeps, createCoordinator } from './coordinator.js';
+export { exportRun, type RegionReport, type RunReport } from './export/exporter.js';
 export {
   createHttpServer,
   DRIVER_SPEC,
@@ -18,6 +20,7 @@ export {
   slotRegions,
   splitEven,
 } from './plan/planner.js';
+export { storageReports } from './report-source.js';
 export {
   budgetFor,
   decideOnFailure,
@@ -28,4 +31,5 @@ export {
   NO_FAILURES,
   primaryFailure,
 } from './run/failure-policy.js';
+export { countFailures, RunDriver, type RunDriverDeps, storageRoot } from './run/run-driver.js';
 export { isTerminal, type RunMachineEvent, type Stage, type Transition, transition } from './run/run-machine.js';

@@ -19,9 +19,9 @@ export function tinySpecInput(overrides: Partial<RunSpecInput> = {}): RunSpecInp
     ],
     data: { imageSize: 28, phantom: { seed: 3, trainPerRegion: 16, valPerRegion: 0, testPerRegion: 8, conflict: 0.7 } },
     model: { width: 4, depth: 1, groupNormGroups: 2, expert: { rank: 2, alpha: 4 } },
-    teacher: { kind: 'train', width: 4, depth: 1, steps: 3 },
+    teacher: { kind: 'train', width: 4, depth: 1, steps: 2 },
     training: {
-      steps: 6,
+      steps: 4,
       batchPerRegion: 2,
       optimizer: { kind: 'adamw', lr: 0.01 },
       schedule: { kind: 'constant' },

@@ -11,6 +11,7 @@ import { type Logger, type RunEvent, silentLogger } from '@lorkd/contracts';
 import { CheckpointStore, createObjectStore, type ObjectStore, type ObjectStoreOptions } from '@lorkd/storage';
 import { clusterGenerations } from './cluster-generations.js';
 import type { SlotEngine } from './engine/engine.js';
+import { EngineCache } from './engine/engine-cache.js';
 import { type EngineThreadInit, LORKD_ENGINE_ENTRY } from './engine/engine-thread-init.js';
 import { ThreadEngine } from './engine/thread-engine.js';
 import type { RunRecordsPort } from './ports.js';
@@ -54,6 +55,7 @@ export function createWorker(deps: WorkerDeps): LorkdWorker {
   let connections: RedisConnections | undefined;
   let queueWorker: QueueWorker<SlotJobData, SeatResult> | undefined;
   const stores = new Map<string, Promise<ObjectStore>>();
+  let engines: EngineCache | undefined;
 
   const openStore = (url: string) => {
     let s = stores.get(url);
@@ -81,9 +83,12 @@ export function createWorker(deps: WorkerDeps): LorkdWorker {
         appendEvent: (runId, event: RunEvent) => runStore.appendEvent(runId, event),
       };
       const generations = clusterGenerations({ connections: conns, fence, prefix, workerId: id, logger });
-      const startEngine =
+      const cache = new EngineCache(
         deps.startEngine ??
-        ((init: EngineThreadInit) => ThreadEngine.start({ entry: LORKD_ENGINE_ENTRY, init, logger }));
+          ((init: EngineThreadInit) => ThreadEngine.start({ entry: LORKD_ENGINE_ENTRY, init, logger })),
+      );
+      engines = cache;
+      const startEngine = (init: EngineThreadInit) => cache.acquire(init);
       queueWorker = await createSlotWorker<SeatResult>({
         connections: conns,
         prefix,
@@ -91,20 +96,25 @@ export function createWorker(deps: WorkerDeps): LorkdWorker {
         ...(deps.lockDurationMs ? { lockDurationMs: deps.lockDurationMs } : {}),
         logger,
         processor: async (data) => {
-          logger.info('slot job taken', { runId: data.runId, slot: data.slot, generation: data.generation });
-          const result = await processSeat(data, {
-            generations,
-            runs,
-            openStore,
-            openCheckpoints: (store, runId) => CheckpointStore.create({ store, runId, logger }),
-            startEngine,
-            backend: deps.backend ?? 'auto',
-            workerId: id,
-            logger,
-            stop: stopCtl.signal,
-          });
-          logger.info('slot job done', { ...result });
-          return result;
+          try {
+            logger.info('slot job taken', { runId: data.runId, slot: data.slot, generation: data.generation });
+            const result = await processSeat(data, {
+              generations,
+              runs,
+              openStore,
+              openCheckpoints: (store, runId) => CheckpointStore.create({ store, runId, logger }),
+              startEngine,
+              backend: deps.backend ?? 'auto',
+              workerId: id,
+              logger,
+              stop: stopCtl.signal,
+            });
+            logger.info('slot job done', { ...result });
+            return result;
+          } catch (err) {
+            await cache.clear(); // a failed engine is not reused
+            throw err;
+          }
         },
       });
       logger.info('worker started', { id, prefix });
@@ -119,6 +129,8 @@ export function createWorker(deps: WorkerDeps): LorkdWorker {
     async close() {
       await queueWorker?.close({ force: true });
       queueWorker = undefined;
+      await engines?.clear();
+      engines = undefined;
       for (const s of stores.values()) await (await s.catch(() => undefined))?.close();
       stores.clear();
       await connections?.close();

@@ -157,7 +157,7 @@ export async function processSeat(job: SeatJob, deps: SeatDeps): Promise<SeatRes
       session = await deps.generations.join(job.runId, job.generation, job.slot, job.worldSize, {
         signal: stopCtl.signal,
         timeoutMs: deps.joinTimeoutMs ?? 600_000,
-        collectiveTimeoutMs: heartbeatMs * 3,
+        collectiveTimeoutMs: Math.max(120_000, heartbeatMs * 20),
         heartbeatTtlMs: heartbeatMs,
         fp16: spec.cluster.fp16Transport,
       });

@@ -1,0 +1,226 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { RunRecord, RunSpecInput } from '@lorkd/contracts';
+import { CheckpointStore, createObjectStore, type ObjectStore } from '@lorkd/storage';
+import {
+  freePort,
+  type RedisServerHandle,
+  type S3ServerHandle,
+  startRedisServer,
+  startS3Server,
+} from '@lorkd/testing';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const MAIN = {
+  coordinator: 'apps/coordinator/src/main.ts',
+  worker: 'apps/worker/src/main.ts',
+} as const;
+
+/** One OS process of the cluster, with its output kept for failure messages. */
+export interface AppProcess {
+  readonly name: string;
+  readonly child: ChildProcess;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  output(): string;
+}
+
+export function spawnApp(app: 'coordinator' | 'worker', name: string, env: Record<string, string>): AppProcess {
+  const child = spawn(process.execPath, ['--conditions=lorkd-source', '--import', 'tsx', MAIN[app]], {
+    cwd: ROOT,
+    env: { ...process.env, ...env, LORKD_WORKER_ID: name },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const keep = (d: Buffer) => {
+    out += d.toString();
+    if (out.length > 400_000) out = out.slice(-200_000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return { name, child, exited, output: () => out };
+}
+
+/** A whole local cluster: redis-server, an S3-compatible server, a coordinator and workers (processes). */
+export class Cluster {
+  readonly workers: AppProcess[] = [];
+  coordinator: AppProcess | undefined;
+  private counter = 0;
+
+  private constructor(
+    readonly redis: RedisServerHandle,
+    readonly s3: S3ServerHandle,
+    readonly apiPort: number,
+    readonly token: string,
+  ) {}
+
+  static async start(options: { workers: number }): Promise<Cluster> {
+    const redis = await startRedisServer();
+    const s3 = await startS3Server();
+    const c = new Cluster(redis, s3, await freePort(), 'e2e-test-token-1234');
+    await c.startCoordinator();
+    for (let i = 0; i < options.workers; i++) c.startWorker();
+    return c;
+  }
+
+  get env(): Record<string, string> {
+    return {
+      ...this.s3.env,
+      LORKD_REDIS_URL: this.redis.url,
+      LORKD_STORAGE_URL: `s3://${this.s3.bucket}/lorkd`,
+      LORKD_API_TOKEN: this.token,
+      LORKD_API_PORT: String(this.apiPort),
+      LORKD_BACKEND: 'wasm',
+      LORKD_LOG_LEVEL: 'info',
+      LORKD_LOG_FORMAT: 'json',
+    };
+  }
+
+  get storageUrl(): string {
+    return `s3://${this.s3.bucket}/lorkd`;
+  }
+
+  async startCoordinator(): Promise<void> {
+    this.coordinator = spawnApp('coordinator', 'coordinator', this.env);
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      try {
+        const res = await fetch(`http://127.0.0.1:${this.apiPort}/healthz`);
+        if (res.ok) return;
+      } catch {
+        // not up yet
+      }
+      const exited = await Promise.race([this.coordinator.exited, sleep(200).then(() => undefined)]);
+      if (exited) throw new Error(`coordinator exited (${JSON.stringify(exited)}):\n${this.coordinator.output()}`);
+      if (Date.now() > deadline) throw new Error(`coordinator did not come up:\n${this.coordinator.output()}`);
+    }
+  }
+
+  startWorker(): AppProcess {
+    const w = spawnApp('worker', `w${this.counter++}`, this.env);
+    this.workers.push(w);
+    return w;
+  }
+
+  async api<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await fetch(`http://127.0.0.1:${this.apiPort}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+    return JSON.parse(text) as T;
+  }
+
+  createRun(spec: RunSpecInput): Promise<RunRecord> {
+    return this.api('POST', '/api/runs', spec);
+  }
+
+  getRun(id: string): Promise<RunRecord> {
+    return this.api('GET', `/api/runs/${id}`);
+  }
+
+  /** Polls the run until `until` holds or it reaches a terminal phase; fails with the cluster's logs on timeout. */
+  async waitFor(id: string, until: (r: RunRecord) => boolean, timeoutMs = 400_000): Promise<RunRecord> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const r = await this.getRun(id);
+      if (until(r)) return r;
+      if (['done', 'failed', 'cancelled'].includes(r.state.phase))
+        throw new Error(`run ${id} ended as ${JSON.stringify(r.state)} before the condition held\n${this.logs()}`);
+      if (Date.now() > deadline)
+        throw new Error(`timed out waiting on run ${id}: ${JSON.stringify(r.state)}\n${this.logs()}`);
+      await sleep(250);
+    }
+  }
+
+  waitForEnd(id: string, timeoutMs = 400_000): Promise<RunRecord> {
+    return this.waitFor(id, (r) => ['done', 'failed', 'cancelled'].includes(r.state.phase), timeoutMs);
+  }
+
+  logs(): string {
+    const tail = (s: string) => s.split('\n').slice(-40).join('\n');
+    return [this.coordinator, ...this.workers]
+      .filter((p): p is AppProcess => !!p)
+      .map((p) => `--- ${p.name} ---\n${tail(p.output())}`)
+      .join('\n');
+  }
+
+  async openStore(): Promise<ObjectStore> {
+    return createObjectStore(this.storageUrl, {
+      s3: {
+        endpoint: this.s3.endpoint,
+        region: 'us-east-1',
+        forcePathStyle: true,
+        checksums: 'when_required',
+        credentials: this.s3.clientConfig.credentials,
+      },
+    });
+  }
+
+  /** The parameters of the newest checkpoint of a job run (`RUN` or `RUN.teacher`). */
+  async finalParams(jobRunId: string): Promise<Map<string, Float32Array>> {
+    const store = await this.openStore();
+    try {
+      const ckpts = await CheckpointStore.create({ store, runId: jobRunId });
+      const loaded = await ckpts.loadLatest();
+      if (!loaded) throw new Error(`no checkpoint for ${jobRunId}`);
+      const out = new Map<string, Float32Array>();
+      for (const [k, t] of loaded.tensors) if (k.startsWith('param:')) out.set(k.slice(6), t.data as Float32Array);
+      return out;
+    } finally {
+      await store.close();
+    }
+  }
+
+  /** Stops every process (SIGKILL for those that do not exit within 10 s) and both servers. */
+  async stop(): Promise<void> {
+    const procs = [...this.workers, ...(this.coordinator ? [this.coordinator] : [])];
+    await Promise.all(procs.map((p) => killAndWait(p)));
+    await this.redis.stop();
+    await this.s3.stop();
+  }
+
+  /** Stops the coordinator and all workers (SIGKILL), keeping Redis and S3: a full cluster stop. */
+  async killAll(): Promise<void> {
+    const procs = [...this.workers, ...(this.coordinator ? [this.coordinator] : [])];
+    for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+    await Promise.all(procs.map((p) => p.exited));
+    this.workers.length = 0;
+    this.coordinator = undefined;
+  }
+}
+
+export async function killAndWait(p: AppProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (p.child.exitCode !== null || p.child.signalCode !== null) return;
+  p.child.kill(signal);
+  const done = await Promise.race([p.exited, sleep(10_000).then(() => undefined)]);
+  if (!done) {
+    p.child.kill('SIGKILL');
+    await p.exited;
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Largest |a-b| / max(|a|, 1e-3·scale) over all parameters (relative error with a floor for tiny values). */
+export function maxRelError(a: Map<string, Float32Array>, b: Map<string, Float32Array>): number {
+  let worst = 0;
+  for (const [name, x] of a) {
+    const y = b.get(name);
+    if (!y || y.length !== x.length) return Number.POSITIVE_INFINITY;
+    let scale = 0;
+    for (let i = 0; i < x.length; i++) scale = Math.max(scale, Math.abs(x[i] as number));
+    const floor = Math.max(1e-6, scale * 1e-3);
+    for (let i = 0; i < x.length; i++) {
+      const d = Math.abs((x[i] as number) - (y[i] as number)) / Math.max(Math.abs(x[i] as number), floor);
+      if (d > worst) worst = d;
+    }
+  }
+  return worst;
+}
