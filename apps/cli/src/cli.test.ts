@@ -134,6 +134,21 @@ describe('lorkd verbs against a coordinator API', () => {
   });
 });
 
+describe('lorkd data', () => {
+  it('writes phantom data as .npz and inspects it', async () => {
+    const made = await cli(['data', 'phantoms', '--out', 'ph.npz', '--regions', '2', '--per-region', '8', '--json']);
+    expect(made.code).toBe(0);
+    expect((JSON.parse(made.stdout) as { train: number }).train).toBe(16);
+    const shown = await cli(['data', 'inspect', 'ph.npz']);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(/train_images\s+uint8\s+\[16, 28, 28\]/);
+    expect((await cli(['data', 'frob'])).code).toBe(2);
+    expect((await cli(['data', 'phantoms', '--size', '30', '--out', 'x.npz'])).stderr).toMatch(
+      /--size must be 28, 64 or 128/,
+    );
+  });
+});
+
 describe('parseArgs', () => {
   const def = {
     name: 't',

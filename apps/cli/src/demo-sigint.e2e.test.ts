@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { tempDir } from '@lorkd/testing';
 import { describe, expect, it } from 'vitest';
@@ -52,6 +52,13 @@ describe('lorkd demo (processes)', () => {
       // redis-server, coordinator and one worker
       expect(pids).toHaveLength(3);
       for (const pid of pids) expect(alive(pid)).toBe(true);
+      // ps shows what each child is, so an operator can find and kill one.
+      const names = pids.map((pid) =>
+        execFileSync('ps', ['-o', 'args=', '-p', String(pid)], { encoding: 'utf8' }).trim(),
+      );
+      expect(names[0]).toMatch(/^redis-server /);
+      expect(names[1]).toBe('lorkd coordinator');
+      expect(names[2]).toBe('lorkd worker');
       demo.child.kill('SIGINT');
       expect(await demo.exited).toBe(130);
       expect(demo.output.stderr).toMatch(/interrupted; stopping everything/);

@@ -11,7 +11,7 @@ export const BENCH_DIR = fileURLToPath(new URL('../../../../scripts/bench/', imp
 async function listBenches(): Promise<string[]> {
   try {
     return (await readdir(BENCH_DIR))
-      .filter((f) => f.endsWith('.ts'))
+      .filter((f) => f.endsWith('.ts') && !f.startsWith('_'))
       .map((f) => f.slice(0, -3))
       .sort();
   } catch {
