@@ -32,13 +32,13 @@ function u8(data: Uint8Array, shape: number[]): NdArray {
   return { dtype: 'uint8', shape, data };
 }
 
-function splitArrays(raw: RawRegionSplit, split: SplitName, size: number): Record<string, NdArray> {
+function splitArrays(raw: RawRegionSplit, split: SplitName, dims: number[]): Record<string, NdArray> {
   const out: Record<string, NdArray> = {
-    [`${split}_images`]: u8(raw.images, [raw.n, size, size]),
+    [`${split}_images`]: u8(raw.images, [raw.n, ...dims]),
     [`${split}_labels`]: u8(raw.labels, [raw.n, 1]),
     [`${split}_subjects`]: { dtype: 'int32', shape: [raw.n], data: raw.subjects },
   };
-  if (raw.masks) out[`${split}_masks`] = u8(raw.masks, [raw.n, size, size]);
+  if (raw.masks) out[`${split}_masks`] = u8(raw.masks, [raw.n, ...dims]);
   return out;
 }
 
@@ -65,6 +65,7 @@ export async function writePhantomDataset(
   const o = resolvePhantomOptions(options);
   const anats = phantomAnatomies(o.regions);
   const size = o.imageSize;
+  const dims = o.depth > 0 ? [o.depth, size, size] : [size, size];
   const counts: Record<SplitName, number> = { train: o.trainPerRegion, val: o.valPerRegion, test: o.testPerRegion };
   await mkdir(dir, { recursive: true });
   const files: string[] = [];
@@ -73,7 +74,7 @@ export async function writePhantomDataset(
     for (const a of anats) {
       const arrays: Record<string, NdArray> = {};
       for (const split of SPLITS)
-        Object.assign(arrays, splitArrays(generateRegionSplit(a, split, counts[split], o), split, size));
+        Object.assign(arrays, splitArrays(generateRegionSplit(a, split, counts[split], o), split, dims));
       const file = join(dir, `${a.name}.npz`);
       await writeNpz(file, arrays, { compress });
       files.push(file);
@@ -89,11 +90,10 @@ export async function writePhantomDataset(
         regions.fill(i, at, at + r.n);
         at += r.n;
       });
-      arrays[`${split}_images`] = u8(concat(raws.map((r) => r.images)), [n, size, size]);
+      arrays[`${split}_images`] = u8(concat(raws.map((r) => r.images)), [n, ...dims]);
       arrays[`${split}_labels`] = u8(concat(raws.map((r) => r.labels)), [n, 1]);
       arrays[`${split}_regions`] = u8(regions, [n]);
-      if (o.masks)
-        arrays[`${split}_masks`] = u8(concat(raws.map((r) => r.masks ?? new Uint8Array(0))), [n, size, size]);
+      if (o.masks) arrays[`${split}_masks`] = u8(concat(raws.map((r) => r.masks ?? new Uint8Array(0))), [n, ...dims]);
     }
     const file = join(dir, 'phantoms.npz');
     await writeNpz(file, arrays, { compress });

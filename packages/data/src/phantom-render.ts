@@ -123,6 +123,32 @@ const NORMALS = (() => {
   return t;
 })();
 
+/** The lesion's 1-3 foci (the count feature), placed along the anatomy's lesion path. */
+export function placeFoci(anat: AnatomyDef, subject: SubjectAnatomy, finding: FindingParams, rng: Rng): Shape[] {
+  const L = finding.levels;
+  const r = 0.12 + 0.14 * L.size;
+  const aspect = 1 + 2 * L.elongation;
+  const count = 1 + Math.round(L.count * 2);
+  const [fx, fy] = subject.from;
+  const [tx, ty] = subject.to;
+  const spread = subject.spread;
+  const angle = rng.next() * Math.PI;
+  const out: Shape[] = [];
+  for (let f = 0; f < count; f++) {
+    const along = Math.min(1, Math.max(0, L.position + (f - (count - 1) / 2) * 0.42));
+    out.push({
+      cx: fx + along * (tx - fx) + spread * rng.normal() * 0.5,
+      cy: fy + along * (ty - fy) + spread * rng.normal() * 0.5,
+      rx: r * Math.sqrt(aspect),
+      ry: r / Math.sqrt(aspect),
+      angle: angle + 0.3 * rng.normal(),
+      tissue: subject.host,
+      mode: anat.modality === 'xray' ? 'add' : 'fill',
+    });
+  }
+  return out;
+}
+
 /**
  * Renders one 2D image into `out` (uint8, size²) and its exact lesion mask into `mask` (0/1).
  * `buf` is scratch space of size² floats.
@@ -131,6 +157,8 @@ export function renderImage(
   anat: AnatomyDef,
   subject: SubjectAnatomy,
   finding: FindingParams,
+  foci: readonly Shape[],
+  focusScale: readonly number[] | undefined,
   rng: Rng,
   size: number,
   buf: Float32Array,
@@ -159,14 +187,8 @@ export function renderImage(
       }
     }
   }
-  // The lesion: 1-3 foci (the count feature) placed along the anatomy's lesion path.
+  // The lesion foci (see placeFoci), each scaled for this slice.
   const L = finding.levels;
-  const r = 0.12 + 0.14 * L.size;
-  const aspect = 1 + 2 * L.elongation;
-  const foci = 1 + Math.round(L.count * 2);
-  const [fx, fy] = subject.from;
-  const [tx, ty] = subject.to;
-  const spread = subject.spread;
   const hostValue = table[subject.host] ?? 0;
   let delta = 0.15 + 0.35 * L.contrast;
   if (finding.flipped && anat.decisive !== 'contrast') delta = -delta;
@@ -174,19 +196,11 @@ export function renderImage(
   const amp = 0.9 * L.texture;
   const period = Math.max(3, size / 16) * (2 / size);
   const freq = (2 * Math.PI) / period;
-  const angle = rng.next() * Math.PI;
   if (mask) mask.fill(0, maskOffset, maskOffset + n);
-  for (let f = 0; f < foci; f++) {
-    const along = Math.min(1, Math.max(0, L.position + (f - (foci - 1) / 2) * 0.42));
-    const lesion: Shape = {
-      cx: fx + along * (tx - fx) + spread * rng.normal() * 0.5,
-      cy: fy + along * (ty - fy) + spread * rng.normal() * 0.5,
-      rx: r * Math.sqrt(aspect),
-      ry: r / Math.sqrt(aspect),
-      angle: angle + 0.3 * rng.normal(),
-      tissue: subject.host,
-      mode: anat.modality === 'xray' ? 'add' : 'fill',
-    };
+  foci.forEach((focus, f) => {
+    const k = focusScale?.[f] ?? 1;
+    if (k <= 0) return;
+    const lesion: Shape = k === 1 ? focus : { ...focus, rx: focus.rx * k, ry: focus.ry * k };
     const lb = coverEllipse(lesion, size, true);
     for (let py = lb.y0; py <= lb.y1; py++) {
       for (let i = py * size + lb.x0, e = py * size + lb.x1; i <= e; i++) {
@@ -198,7 +212,7 @@ export function renderImage(
         if (mask && c >= 0.5) mask[maskOffset + i] = 1;
       }
     }
-  }
+  });
   // Modality look, nuisance intensity, noise, quantisation.
   const sigma = anat.noise;
   const nrm = () => NORMALS[rng.nextU32() >>> 16] as number;

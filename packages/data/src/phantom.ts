@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { concatSplits, type Dataset, SPLITS, type Split, type SplitName, withHash } from './dataset.js';
 import { DatasetError } from './errors.js';
 import { ANATOMIES, type AnatomyDef, anatomyByName } from './phantom-anatomy.js';
-import { drawFinding, renderImage } from './phantom-render.js';
+import { drawFinding, placeFoci, renderImage } from './phantom-render.js';
 import { hashInts, hashString, Rng } from './rng.js';
 
 export const DEFAULT_PHANTOM_REGIONS: readonly string[] = ANATOMIES.map((a) => a.name);
@@ -23,6 +23,8 @@ export const PhantomOptionsSchema = z
     /** Images drawn from one subject (same anatomy, different findings); splits never share a subject. */
     imagesPerSubject: z.number().int().min(1).max(64).default(4),
     masks: z.boolean().default(true),
+    /** Slices of a 3D volume (`[D,S,S]` samples); 0 = 2D images. */
+    depth: z.number().int().min(0).max(128).default(0),
   })
   .strict();
 export type PhantomOptions = z.input<typeof PhantomOptionsSchema>;
@@ -74,12 +76,13 @@ export function generateRegionSplit(
   o: ResolvedPhantomOptions,
 ): RawRegionSplit {
   const size = o.imageSize;
-  const px = size * size;
+  const slices = Math.max(1, o.depth);
+  const px = size * size * slices;
   const images = new Uint8Array(n * px);
   const labels = new Uint8Array(n);
   const masks = o.masks ? new Uint8Array(n * px) : undefined;
   const subjects = new Int32Array(n);
-  const buf = new Float32Array(px);
+  const buf = new Float32Array(size * size);
   const regionKey = hashInts(o.seed, hashString(anat.name));
   // Subject ids are disjoint across splits: split tag in the high part.
   let i = 0;
@@ -92,7 +95,24 @@ export function generateRegionSplit(
     for (let k = 0; k < o.imagesPerSubject && i < n; k++, i++) {
       const rng = new Rng(hashInts(subjectKey, k, 0x51ed));
       const finding = drawFinding(anat, rng, o.conflict, flipped);
-      renderImage(anat, anatomy, finding, rng, size, buf, images, i * px, masks, i * px);
+      const foci = placeFoci(anat, anatomy, finding, rng);
+      if (o.depth === 0)
+        renderImage(anat, anatomy, finding, foci, undefined, rng, size, buf, images, i * px, masks, i * px);
+      else {
+        // 3D: the anatomy is extruded with ellipsoidal ends, each focus is an ellipsoid around its own depth.
+        const zc = foci.map(() => 0.3 * rng.normal());
+        const rz = foci.map((f) => Math.sqrt(f.rx * f.ry));
+        for (let d = 0; d < slices; d++) {
+          const zz = ((d + 0.5) / slices) * 2 - 1;
+          const k = Math.sqrt(Math.max(0, 1 - (zz / 1.15) ** 2));
+          const slice = { ...anatomy, shapes: anatomy.shapes.map((s) => ({ ...s, rx: s.rx * k, ry: s.ry * k })) };
+          const scale = foci.map((_, f) =>
+            Math.sqrt(Math.max(0, 1 - ((zz - (zc[f] as number)) / (rz[f] as number)) ** 2)),
+          );
+          const off = i * px + d * size * size;
+          renderImage(anat, slice, finding, foci, scale, rng, size, buf, images, off, masks, off);
+        }
+      }
       labels[i] = finding.label;
       subjects[i] = subjectId;
     }
@@ -117,14 +137,14 @@ export function toSplit(raw: RawRegionSplit, regionIndex: number): Split {
 export function generatePhantoms(options: PhantomOptions = {}): Dataset {
   const o = resolvePhantomOptions(options);
   const anats = phantomAnatomies(o.regions);
-  const px = o.imageSize * o.imageSize;
+  const px = o.imageSize * o.imageSize * Math.max(1, o.depth);
   const splits = {} as Record<SplitName, Split>;
   for (const split of SPLITS) {
     const parts = anats.map((a, r) => toSplit(generateRegionSplit(a, split, perSplit(o, split), o), r));
     splits[split] = concatSplits(parts, px, px);
   }
   return withHash({
-    imageShape: [o.imageSize, o.imageSize, 1],
+    imageShape: o.depth > 0 ? [o.depth, o.imageSize, o.imageSize, 1] : [o.imageSize, o.imageSize, 1],
     regions: anats.map((a) => ({ name: a.name, labels: [...a.classes] })),
     ...splits,
   });
