@@ -6,7 +6,8 @@ import { CheckpointStore } from './checkpoint-store.js';
 import type { ObjectStore } from './object-store.js';
 
 const child = fileURLToPath(new URL('../test/crash-writer.ts', import.meta.url));
-const TRIALS = 20;
+// 12 kills per backend, 24 in all: each trial starts a fresh Node process, which dominates the time.
+const TRIALS = 12;
 
 interface Writer {
   readonly proc: ChildProcess;

@@ -1,6 +1,12 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { silentLogger } from '@lorkd/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Backend, startBackend } from '../test/helpers.js';
 import { parseStorageUrl } from './create-object-store.js';
+import { FileObjectStore } from './file-store.js';
 import type { ObjectStore } from './object-store.js';
 
 describe('parseStorageUrl', () => {
@@ -75,5 +81,26 @@ describe.each(['file', 's3'] as const)('ObjectStore on %s', (kind) => {
       Array.from({ length: 8 }, (_, i) => store.putIfMatch('c/k', new TextEncoder().encode(`w${i}`), current)),
     );
     expect(results.filter((r) => r.ok)).toHaveLength(1);
+  });
+});
+
+describe('FileObjectStore locks', () => {
+  it('breaks a lock left by a dead process instead of blocking', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lorkd-lock-'));
+    try {
+      const store = await FileObjectStore.create(dir, { logger: silentLogger });
+      const created = await store.putIfAbsent('k', new Uint8Array([1]));
+      if (!created.ok) throw new Error('setup');
+      const dead = spawnSync(process.execPath, ['-e', '0']).pid ?? 0; // a pid that has exited
+      await writeFile(join(dir, 'k.lorkd-lock'), JSON.stringify({ host: hostname(), pid: dead, token: 'x' }));
+      const started = Date.now();
+      const result = await store.putIfMatch('k', new Uint8Array([2]), created.etag);
+      expect(result.ok).toBe(true);
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect(Array.from((await store.get('k'))?.body ?? [])).toEqual([2]);
+      expect(await store.list('')).toHaveLength(1); // no lock or temp debris visible
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { type S3ServerHandle, startS3Server } from '@lorkd/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordingLogger, s3OptionsOf } from '../test/helpers.js';
-import { createObjectStore } from './create-object-store.js';
+import { createObjectStore, s3OptionsFromEnvConfig } from './create-object-store.js';
 import { RetryPolicySchema, retryDecision } from './retry.js';
 
 const policy = RetryPolicySchema.parse({ maxAttempts: 4, baseDelayMs: 100, maxDelayMs: 1000 });
@@ -115,5 +115,18 @@ describe('S3 retries against a real server behind a faulty proxy', () => {
       await store.close();
       await proxy.close();
     }
+  });
+});
+
+describe('s3OptionsFromEnvConfig', () => {
+  it('maps lorkd variables and leaves the rest to the AWS chain', async () => {
+    expect(s3OptionsFromEnvConfig({ LORKD_S3_FORCE_PATH_STYLE: true, LORKD_S3_CHECKSUMS: 'when_required' })).toEqual({
+      forcePathStyle: true,
+      checksums: 'when_required',
+    });
+    expect(s3OptionsFromEnvConfig({ LORKD_S3_CHECKSUMS: 'when_supported' })).toEqual({
+      forcePathStyle: false,
+      checksums: 'when_supported',
+    });
   });
 });
