@@ -2,13 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { RunRecord, RunSpecInput } from '@lorkd/contracts';
 import { CheckpointStore, createObjectStore, type ObjectStore } from '@lorkd/storage';
-import {
-  freePort,
-  type RedisServerHandle,
-  type S3ServerHandle,
-  startRedisServer,
-  startS3Server,
-} from '@lorkd/testing';
+import { freePort, type RedisServerHandle, type S3ServerHandle, startRedisServer, startS3Server } from '@lorkd/testing';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MAIN = {

@@ -1,5 +1,5 @@
-import { parseRunSpec, stageRunId } from '@lorkd/contracts';
 import { selectBackend } from '@lorkd/compute';
+import { parseRunSpec, stageRunId } from '@lorkd/contracts';
 import { tinySpecInput, trainSingleProcess } from '@lorkd/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, maxRelError } from './harness.js';
@@ -24,8 +24,25 @@ describe('distributed runtime: 1 coordinator + 3 workers as processes', () => {
     expect(done.state, cluster.logs()).toMatchObject({ phase: 'done' });
     const distributed = await cluster.finalParams(stageRunId(created.id, 'student'));
 
+    const report = await cluster.api<{ regions: Array<{ region: string; foldedExpertAccuracy: number }> }>(
+      'GET',
+      `/api/runs/${created.id}/report`,
+    );
+    expect(report.regions.map((r) => r.region)).toEqual(['brain', 'head-neck']);
+
+    // the same run on 1 worker (one slot hosting both regions)
+    const one = await cluster.createRun({
+      ...twoRegions,
+      name: 'equiv-one',
+      cluster: { ...twoRegions.cluster, workers: 1 },
+    });
+    expect((await cluster.waitForEnd(one.id)).state.phase, cluster.logs()).toBe('done');
+    const oneWorker = await cluster.finalParams(stageRunId(one.id, 'student'));
+    expect(maxRelError(oneWorker, distributed)).toBeLessThanOrEqual(1e-4);
+
     await selectBackend({ preference: 'wasm' });
     const single = await trainSingleProcess(parseRunSpec(twoRegions));
     expect(maxRelError(single.student, distributed)).toBeLessThanOrEqual(1e-4);
+    expect(maxRelError(single.student, oneWorker)).toBeLessThanOrEqual(1e-4);
   }, 600_000);
 });

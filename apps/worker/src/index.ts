@@ -1,3 +1,4 @@
+export { clusterGenerations } from './cluster-generations.js';
 export type { EngineSnapshot, GroupLayout, SlotEngine, StepGradients } from './engine/engine.js';
 export { type EngineThreadInit, LORKD_ENGINE_ENTRY } from './engine/engine-thread-init.js';
 export { buildStageModel, LorkdEngine, type LorkdEngineInit, stageSteps } from './engine/lorkd-engine.js';
