@@ -9,14 +9,14 @@ import { generatePhantoms, type PhantomOptions } from './phantom.js';
 import { writePhantomDataset } from './phantom-io.js';
 
 describe('3D phantoms', () => {
-  const opts = {
+  const opts: PhantomOptions = {
     imageSize: 28,
     depth: 8,
     trainPerRegion: 8,
     valPerRegion: 0,
     testPerRegion: 8,
     regions: ['brain', 'pelvis'],
-  } as const;
+  };
 
   it('makes [D,H,W] volumes with ellipsoidal lesions, deterministically', () => {
     const d = generatePhantoms(opts);
