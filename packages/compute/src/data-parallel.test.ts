@@ -88,5 +88,5 @@ describe('DataParallelTrainer', () => {
     for (let i = 0; i < batches.length; i++) expect(double.losses[i]).toBeCloseTo(single.losses[i] as number, 5);
     // And training moved the parameters at all.
     expect(maxRelDiff(single.params, initReferenceCnnParams(config, 7))).toBeGreaterThan(1e-3);
-  });
+  }, 120_000);
 });

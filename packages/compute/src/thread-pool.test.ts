@@ -41,7 +41,7 @@ describe('ThreadPool', () => {
       await pool.close();
     }
     await expect(pool.run({ kind: 'double', value: 1 })).rejects.toThrow(/closed/);
-  });
+  }, 120_000);
 
   it('reports a module whose setup throws, and bad options, clearly', async () => {
     await expect(
@@ -49,5 +49,5 @@ describe('ThreadPool', () => {
     ).rejects.toThrow(/failed to set up its module: offset must be >= 0/);
     await expect(ThreadPool.create({ threads: 1, modulePath: 'relative/path.ts' })).rejects.toThrow(/absolute path/);
     await expect(ThreadPool.create({ threads: 0, modulePath: echo })).rejects.toThrow(/threads/);
-  });
+  }, 120_000);
 });
