@@ -406,7 +406,7 @@ export class CheckpointStore {
         blobsDeleted += 1;
       }
     }
-    await this.store.sweep(grace);
+    await this.store.sweep(`${this.base}/`, grace);
     const kept = [...keep.keys()].sort((a, b) => a - b);
     this.logger.info('checkpoint retention', { kept, deleted, blobsDeleted });
     return { kept, deleted: deleted.sort((a, b) => a - b), blobsDeleted };

@@ -339,9 +339,10 @@ export class FileObjectStore implements ObjectStore {
     }
   }
 
-  async sweep(olderThanMs: number): Promise<number> {
+  async sweep(prefix: string, olderThanMs: number): Promise<number> {
     const debris: string[] = [];
-    await this.walk(this.root, '', [], debris);
+    const base = prefix.replace(/\/+$/, '');
+    await this.walk(base === '' ? this.root : join(this.root, ...checkKey(base).split('/')), base, [], debris);
     let removed = 0;
     for (const path of debris) {
       const info = await stat(path).catch(() => undefined);

@@ -99,6 +99,14 @@ describe('FileObjectStore locks', () => {
       expect(Date.now() - started).toBeLessThan(5000);
       expect(Array.from((await store.get('k'))?.body ?? [])).toEqual([2]);
       expect(await store.list('')).toHaveLength(1); // no lock or temp debris visible
+      // Debris of a killed writer (a temp file) is swept once old enough, only under the prefix given.
+      await writeFile(join(dir, '.lorkd-tmp-dead'), 'partial');
+      await store.put('sub/x', new Uint8Array([1]));
+      await writeFile(join(dir, 'sub', '.lorkd-tmp-dead'), 'partial');
+      expect(await store.sweep('sub/', 60_000)).toBe(0);
+      expect(await store.sweep('sub/', 0)).toBe(1);
+      expect(await store.sweep('', 0)).toBe(1);
+      expect((await store.list('')).map((o) => o.key)).toEqual(['k', 'sub/x']);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

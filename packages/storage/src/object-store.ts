@@ -40,8 +40,8 @@ export interface ObjectStore {
   listDirs(prefix: string): Promise<string[]>;
   /** Deletes `key`; deleting an absent key is not an error. */
   delete(key: string): Promise<void>;
-  /** Removes write debris older than `olderThanMs`: temp files, incomplete multipart uploads. */
-  sweep(olderThanMs: number): Promise<number>;
+  /** Removes write debris under `prefix` older than `olderThanMs`: temp files, stale locks, incomplete multipart uploads. */
+  sweep(prefix: string, olderThanMs: number): Promise<number>;
   close(): Promise<void>;
 }
 

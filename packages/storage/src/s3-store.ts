@@ -377,10 +377,12 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   /** Aborts incomplete multipart uploads under the prefix (servers without the API are skipped). */
-  async sweep(olderThanMs: number): Promise<number> {
+  async sweep(prefix: string, olderThanMs: number): Promise<number> {
     let removed = 0;
     try {
-      const page = await this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: this.root }));
+      const page = await this.client.send(
+        new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: this.root + prefix }),
+      );
       for (const u of page.Uploads ?? []) {
         if (!u.Key || !u.UploadId || (u.Initiated && Date.now() - u.Initiated.getTime() < olderThanMs)) continue;
         await this.client.send(
