@@ -90,3 +90,36 @@ export async function readLocalState(cwd: string): Promise<LocalState | undefine
     return undefined;
   }
 }
+
+/**
+ * S3 settings from an environment map (the standard AWS variables plus lorkd's own), for stores the
+ * CLI opens itself: `export`, and the demo reading its embedded store.
+ */
+export function s3OptionsFromEnv(env: Readonly<Record<string, string | undefined>>): {
+  endpoint?: string;
+  region?: string;
+  forcePathStyle: boolean;
+  checksums: 'when_supported' | 'when_required';
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+} {
+  const config = parseEnvConfig(env);
+  const endpoint = env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined;
+  const region = env.AWS_REGION || env.AWS_DEFAULT_REGION || undefined;
+  const id = env.AWS_ACCESS_KEY_ID;
+  const secret = env.AWS_SECRET_ACCESS_KEY;
+  return {
+    ...(endpoint ? { endpoint } : {}),
+    ...(region ? { region } : {}),
+    forcePathStyle: config.LORKD_S3_FORCE_PATH_STYLE ?? false,
+    checksums: config.LORKD_S3_CHECKSUMS,
+    ...(id && secret
+      ? {
+          credentials: {
+            accessKeyId: id,
+            secretAccessKey: secret,
+            ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}),
+          },
+        }
+      : {}),
+  };
+}

@@ -25,7 +25,8 @@ const numberIn = (v: unknown, ...keys: string[]): number | undefined => {
 /**
  * Reads the per-region rows from a report.json. Accepts `regions` as an array of
  * `{ region|name, teacher, student|shared, expert }` (each a number or `{ accuracy, params }`) or as
- * a map keyed by region, plus top-level `params: { teacher, student, expert }`.
+ * a map keyed by region, or the coordinator's rows (`teacherAccuracy`, `sharedStudentAccuracy`,
+ * `expertAccuracy`), plus top-level `params: { teacher, student, foldedExpert }`.
  */
 export function reportRows(report: unknown): ReportRow[] {
   if (!isObj(report)) return [];
@@ -41,12 +42,14 @@ export function reportRows(report: unknown): ReportRow[] {
     return {
       region: String(r.region ?? r.name ?? '?'),
       teacher: numberIn(r.teacher, 'accuracy', 'acc') ?? numberIn(r, 'teacherAccuracy'),
-      student: numberIn(student, 'accuracy', 'acc') ?? numberIn(r, 'studentAccuracy'),
+      student: numberIn(student, 'accuracy', 'acc') ?? numberIn(r, 'sharedStudentAccuracy', 'studentAccuracy'),
       expert: numberIn(r.expert, 'accuracy', 'acc') ?? numberIn(r, 'expertAccuracy'),
       teacherParams: numberIn(r.teacher, 'params', 'parameters') ?? numberIn(params, 'teacher'),
       studentParams: numberIn(student, 'params', 'parameters') ?? numberIn(params, 'student', 'shared'),
       expertParams:
-        numberIn(r.expert, 'params', 'parameters') ?? numberIn(r, 'expertParams') ?? numberIn(params, 'expert'),
+        numberIn(r.expert, 'params', 'parameters') ??
+        numberIn(r, 'expertParams') ??
+        numberIn(params, 'foldedExpert', 'expert'),
     };
   });
 }

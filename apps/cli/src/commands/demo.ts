@@ -3,7 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { parseRunSpec, type RunSpec } from '@lorkd/contracts';
 import type { AnatomyDef } from '@lorkd/data';
 import { ApiClient } from '../api-client.js';
-import { configOptions, resolveConfig } from '../config.js';
+import { configOptions, resolveConfig, s3OptionsFromEnv } from '../config.js';
 import { CliError, EXIT } from '../errors.js';
 import { followRun } from '../follow.js';
 import { phaseLine } from '../format.js';
@@ -66,11 +66,11 @@ async function exportArtifacts(
   storageUrl: string,
   runId: string,
   dest: string,
-  config: ReturnType<typeof resolveConfig>['config'],
+  env: Readonly<Record<string, string | undefined>>,
 ): Promise<{ files: number; report?: unknown }> {
-  const { createObjectStore, s3OptionsFromEnvConfig } = await import('@lorkd/storage');
+  const { createObjectStore } = await import('@lorkd/storage');
   const { root, prefix } = splitRunUrl(storageUrl, runId);
-  const store = await createObjectStore(root, { s3: s3OptionsFromEnvConfig(config) });
+  const store = await createObjectStore(root, { s3: s3OptionsFromEnv(env) });
   let files = 0;
   let report: unknown;
   try {
@@ -168,8 +168,7 @@ export const demoCommand: Command = {
       }
       if (view.state.phase !== 'done')
         throw new CliError(`the demo run ended ${phaseLine(view.state)}; logs in ${cluster.logDir}`);
-      const runConfig = resolveConfig({ ...cluster.env }, { options: {}, positionals: [] }).config;
-      const exported = await exportArtifacts(record.storageUrl, record.id, outDir, runConfig);
+      const exported = await exportArtifacts(record.storageUrl, record.id, outDir, cluster.env);
       let report = exported.report;
       if (report === undefined) {
         const body = await client.reportFile(record.id, 'report.json');

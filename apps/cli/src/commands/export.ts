@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { configOptions, resolveConfig } from '../config.js';
+import { configOptions, resolveConfig, s3OptionsFromEnv } from '../config.js';
 import { CliError, EXIT, UsageError } from '../errors.js';
 import { out } from '../io.js';
 import { type Command, connect, flag, stringOpt } from './command.js';
@@ -33,15 +33,15 @@ export const exportCommand: Command = {
     const dest = stringOpt(args, 'out');
     if (!dest) throw new UsageError('--out DIR is required');
     const id = args.positionals[0] as string;
-    const { config } = resolveConfig(io.env, args);
+    const { config, env } = resolveConfig(io.env, args);
     const client = await connect(io, args);
     const record = await client.getRun(id);
     const { root, prefix } = splitRunUrl(
       config.LORKD_STORAGE_URL && !record.storageUrl ? config.LORKD_STORAGE_URL : record.storageUrl,
       id,
     );
-    const { createObjectStore, s3OptionsFromEnvConfig } = await import('@lorkd/storage');
-    const store = await createObjectStore(root, { s3: s3OptionsFromEnvConfig(config) });
+    const { createObjectStore } = await import('@lorkd/storage');
+    const store = await createObjectStore(root, { s3: s3OptionsFromEnv(env) });
     const files: { key: string; bytes: number }[] = [];
     try {
       for (const part of ['experts/', 'report/']) {

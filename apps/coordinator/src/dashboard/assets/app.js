@@ -322,9 +322,9 @@ function reportRows(rep) {
   return list.map((r) => ({
     region: r.region ?? r.name,
     teacher: acc(r.teacher) ?? r.teacherAccuracy,
-    student: acc(r.student ?? r.shared) ?? r.studentAccuracy,
+    student: acc(r.student ?? r.shared) ?? r.sharedStudentAccuracy ?? r.studentAccuracy,
     expert: acc(r.expert) ?? r.expertAccuracy,
-    params: r.expert?.params ?? r.params ?? r.expertParams,
+    params: r.expert?.params ?? r.expertParams ?? rep?.params?.foldedExpert ?? rep?.params?.expert,
   }));
 }
 
