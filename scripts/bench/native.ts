@@ -76,7 +76,7 @@ function runChild(mode: Mode, size: number): Result | { mode: Mode; size: number
             `--seconds=${seconds}`,
             ...(args.profile ? ['--profile'] : []),
           ],
-          { env, encoding: 'utf8', timeout: (seconds * 4 + 300) * 1000 },
+          { env, encoding: 'utf8', timeout: (seconds * 4 + 1200) * 1000 },
         );
   const line = (res.stdout ?? '').split('\n').find((l) => l.startsWith('RESULT '));
   if (line === undefined) {
