@@ -5,6 +5,7 @@
 //        [--modes=direct,reduce-scatter,f16] [--chunk=4]
 // Throughput = buffer MB / seconds per all-reduce (median over the iterations, as seen by rank 0).
 import { spawn } from 'node:child_process';
+import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Collective, GenerationFence, RedisConnections } from '@lorkd/cluster';
 import { startRedisServer } from '@lorkd/testing';
@@ -24,7 +25,7 @@ const out = (s: string) => process.stdout.write(`${s}\n`);
 
 /** Closed-form input so any rank can check any index: value(rank, i). */
 const value = (rank: number, i: number) => (((i * 7 + rank * 13) % 1000) / 1000 - 0.5) * (1 + (i % 3));
-const iterationsFor = (mb: number) => (mb >= 100 ? 3 : mb >= 10 ? 5 : 10);
+const iterationsFor = (mb: number) => (mb >= 100 ? 2 : mb >= 10 ? 4 : 8);
 
 interface Row {
   world: number;
@@ -58,7 +59,7 @@ async function child(url: string, rank: number, world: number): Promise<void> {
           : ({ transport: 'f32', algorithm: mode as 'direct' | 'reduce-scatter' } as const);
       const seconds: number[] = [];
       let maxErr = 0;
-      for (let it = -1; it < iterationsFor(mb); it++) {
+      for (let it = mb >= 100 ? 0 : -1; it < iterationsFor(mb); it++) {
         await coll.barrier('bench', ranks, step++);
         const t0 = process.hrtime.bigint();
         const result = await coll.allReduce('shared', ranks, step++, data, opts);
@@ -113,7 +114,13 @@ if (args.child !== undefined) {
 const self = fileURLToPath(import.meta.url);
 const server = await startRedisServer();
 try {
-  out(`redis-server ${server.url}, chunk ${chunkBytes / 2 ** 20} MiB, node ${process.version}`);
+  const load = () =>
+    loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ');
+  out(
+    `redis-server ${server.url}, chunk ${chunkBytes / 2 ** 20} MiB, node ${process.version}, ${cpus().length} cores, load ${load()}`,
+  );
   const raw = new Map<number, number>();
   for (const mb of sizes) raw.set(mb, await rawCopy(server.url, mb));
   const rows: Row[] = [];
@@ -159,8 +166,9 @@ try {
       ),
     );
   }
-  out('\n| ranks | mode | 1 MB | 10 MB | 100 MB |');
-  out('|---|---|---|---|---|');
+  out(`load average at the end: ${load()}`);
+  out(`\n| ranks | mode | ${sizes.map((mb) => `${mb} MB`).join(' | ')} |`);
+  out(`|---|---|${sizes.map(() => '---').join('|')}|`);
   out(
     `| (raw) | one client SET+GET of the bytes | ${sizes.map((mb) => `${(mb / (raw.get(mb) as number)).toFixed(0)} MB/s`).join(' | ')} |`,
   );

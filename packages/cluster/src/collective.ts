@@ -90,8 +90,8 @@ const GROUP_RE = /^[A-Za-z0-9_.:@/-]+$/;
  *
  * Algorithms: 'direct' — each rank publishes its buffer, every rank reads all and sums (N·(N-1)·S bytes read);
  * 'reduce-scatter' — rank i sums part i of everyone's buffer and publishes the sum, every rank gathers the parts
- * (≈ 3·(N-1)·S bytes moved, fewer round-trips per byte for N ≥ 3). Calls on a group must be made in the same
- * order on every member; different groups may run concurrently.
+ * (≈ (3N-2)·S bytes through Redis instead of N²·S). Calls on a group must be made in the same order on every
+ * member, one at a time (await each); calls on different groups may run concurrently.
  */
 export class Collective {
   readonly runId: string;

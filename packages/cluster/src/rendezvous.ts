@@ -1,7 +1,7 @@
 import type { Logger } from '@lorkd/contracts';
 import { silentLogger } from '@lorkd/contracts';
 import { z } from 'zod';
-import { ClusterUsageError, CollectiveTimeoutError, GenerationFencedError } from './errors.js';
+import { ClusterUsageError, CollectiveTimeoutError, GenerationFencedError, RedisUnavailableError } from './errors.js';
 import { keys } from './keys.js';
 import { QueuePrefixSchema } from './queues.js';
 import type { RedisClient, RedisConnections } from './redis-connections.js';
@@ -127,7 +127,15 @@ export class RendezvousMember {
   async waitForAll(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const joined = await this.joinedRanks();
+      let joined: Set<number>;
+      try {
+        joined = await this.joinedRanks();
+      } catch (err) {
+        throw new RedisUnavailableError(
+          `rendezvous wait failed: run ${this.runId} generation ${this.generation}: Redis error: ${err instanceof Error ? err.message : String(err)}`,
+          { fields: { runId: this.runId, generation: this.generation }, cause: err },
+        );
+      }
       const missing = range(this.worldSize).filter((r) => !joined.has(r));
       if (missing.length === 0) return;
       if (this.signal.aborted) throw this.signal.reason;
