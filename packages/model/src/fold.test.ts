@@ -4,8 +4,8 @@ import { type LayersModel, loadLayersModel } from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { countFlops, countParams } from './counts.js';
 import { fold, switchExpert, toLayersModel } from './fold.js';
-import { predictLogits } from './inference.js';
-import { buildStudent, type LorkdModel } from './model.js';
+import { predictLogits, teacherLogits } from './inference.js';
+import { buildStudent, buildTeacher, type LorkdModel } from './model.js';
 import { randomBatch, randomizeParams, relErr, useCpuBackend } from './test-support.js';
 
 beforeAll(useCpuBackend);
@@ -104,6 +104,16 @@ describe('fold', () => {
     const m = student('resnet');
     const shared = toLayersModel(m);
     expect(shared.outputs).toHaveLength(3);
+    const batch = randomBatch(m, [2, 0, 1, 0], 8);
+    const sharedLogits = predictLogits(m, batch.x, batch.regions, { strategy: { region: -1 } });
+    expect(relErr(teacherLogits(shared, batch.x, batch.regions, { batchSize: 3 }), sharedLogits)).toBeLessThan(1e-5);
+    const teacher = buildTeacher({ ...m.config, width: 6 });
+    const exported = toLayersModel(teacher);
+    expect(
+      relErr(teacherLogits(exported, batch.x, batch.regions), teacherLogits(teacher, batch.x, batch.regions)),
+    ).toBeLessThan(1e-5);
+    exported.dispose();
+    teacher.dispose();
     expect(() => fold(m, 'liver')).toThrow(/unknown region 'liver'/);
     expect(() => fold(m, 7)).toThrow(/out of range/);
     shared.dispose();

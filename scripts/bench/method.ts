@@ -1,0 +1,102 @@
+/**
+ * The LoRKD method check at a fuller size: a teacher trained on all regions of conflicting multi-region
+ * data (oriented gratings; region t asks "is grating t stronger than grating t+1?"), the same narrow
+ * student distilled without experts (MTL-KD) and with per-region experts (LoRKD), and the folded
+ * experts. Prints per-region accuracy and parameter counts (markdown table, or one JSON line).
+ *
+ *   node --conditions=lorkd-source --import tsx scripts/bench/method.ts [--regions 4] [--size 8]
+ *        [--train 400] [--test 250] [--student-width 2] [--teacher-width 8] [--depth 1] [--rank 2]
+ *        [--teacher-steps 200] [--student-steps 300] [--batch 32] [--lr 0.02] [--seeds 1,2,3]
+ *        [--backend auto|native|wasm|cpu] [--json]
+ */
+import { parseArgs } from 'node:util';
+import { type BackendPreference, selectBackend } from '@lorkd/compute';
+import { type EvalResult, type MethodCheckResult, runMethodCheck } from '@lorkd/model';
+
+const { values } = parseArgs({
+  options: {
+    regions: { type: 'string', default: '4' },
+    size: { type: 'string', default: '8' },
+    train: { type: 'string', default: '400' },
+    test: { type: 'string', default: '250' },
+    'student-width': { type: 'string', default: '2' },
+    'teacher-width': { type: 'string', default: '8' },
+    depth: { type: 'string', default: '1' },
+    rank: { type: 'string', default: '2' },
+    alpha: { type: 'string', default: '4' },
+    'teacher-steps': { type: 'string', default: '200' },
+    'student-steps': { type: 'string', default: '300' },
+    batch: { type: 'string', default: '32' },
+    lr: { type: 'string', default: '0.02' },
+    beta: { type: 'string', default: '1' },
+    temperature: { type: 'string', default: '2' },
+    seeds: { type: 'string', default: '1,2,3' },
+    backend: { type: 'string', default: 'wasm' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const n = (k: keyof typeof values) => {
+  const v = Number(values[k]);
+  if (!(v > 0)) {
+    console.error(`--${k} must be a positive number, got ${values[k]}`);
+    process.exit(2);
+  }
+  return v;
+};
+const decision = await selectBackend({ preference: values.backend as BackendPreference });
+const seeds = String(values.seeds)
+  .split(',')
+  .map((s) => Number(s));
+const results: (MethodCheckResult & { seed: number; seconds: number })[] = [];
+for (const seed of seeds) {
+  const t0 = performance.now();
+  const r = runMethodCheck({
+    regions: n('regions'),
+    size: n('size'),
+    trainPerRegion: n('train'),
+    testPerRegion: n('test'),
+    studentWidth: n('student-width'),
+    teacherWidth: n('teacher-width'),
+    depth: n('depth'),
+    rank: n('rank'),
+    alpha: n('alpha'),
+    teacherSteps: n('teacher-steps'),
+    studentSteps: n('student-steps'),
+    batchSize: n('batch'),
+    lr: n('lr'),
+    beta: n('beta'),
+    temperature: n('temperature'),
+    seed,
+  });
+  results.push({ ...r, seed, seconds: (performance.now() - t0) / 1000 });
+  if (!values.json) console.error(`seed ${seed} done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+}
+if (values.json) {
+  console.log(JSON.stringify({ backend: decision.tier, args: values, results }));
+} else {
+  const pct = (e: EvalResult, t: number) => `${((e.regions[t]?.accuracy ?? 0) * 100).toFixed(1)}`;
+  console.log(`backend ${decision.tier}; args ${JSON.stringify(values)}`);
+  for (const r of results) {
+    const names = r.lorkd.regions.map((x) => x.name);
+    console.log(`\nseed ${r.seed} (${r.seconds.toFixed(0)} s), test accuracy %:\n`);
+    console.log(`| model | params | ${names.join(' | ')} | mean |`);
+    console.log(`|---|---:|${names.map(() => '---:').join('|')}|---:|`);
+    const row = (label: string, params: string, e: EvalResult) =>
+      console.log(
+        `| ${label} | ${params} | ${names.map((_, t) => pct(e, t)).join(' | ')} | ${(e.meanAccuracy * 100).toFixed(1)} |`,
+      );
+    row('teacher', `${r.params.teacher}`, r.teacher);
+    row('MTL-KD student', `${r.params.mtlKd}`, r.mtlKd);
+    row(
+      'LoRKD student (EKS)',
+      `${r.params.lorkdTotal} (backbone ${r.params.lorkdBackbone} + ${r.params.expertsPerRegion}/region experts + heads)`,
+      r.lorkd,
+    );
+    row('folded experts', `${r.params.foldedExpert} each`, r.folded);
+    console.log(`\nmax |folded − student| logit: ${r.foldedMaxAbsDiff.toExponential(2)}`);
+  }
+  const mean = (f: (r: MethodCheckResult) => number) => results.reduce((s, r) => s + f(r), 0) / results.length;
+  console.log(
+    `\nmean over ${results.length} seeds: teacher ${(mean((r) => r.teacher.meanAccuracy) * 100).toFixed(1)}, MTL-KD ${(mean((r) => r.mtlKd.meanAccuracy) * 100).toFixed(1)}, LoRKD ${(mean((r) => r.lorkd.meanAccuracy) * 100).toFixed(1)}, folded ${(mean((r) => r.folded.meanAccuracy) * 100).toFixed(1)}`,
+  );
+}
