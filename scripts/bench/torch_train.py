@@ -159,6 +159,7 @@ def run_timing(size, batch, seconds, channels_last):
     for _ in range(3):
         step()
     steps = 0
+    c0 = time.process_time()
     t0 = time.perf_counter()
     while True:
         step()
@@ -166,7 +167,8 @@ def run_timing(size, batch, seconds, channels_last):
         elapsed = time.perf_counter() - t0
         if elapsed >= seconds and steps >= 3:
             break
-    return {"samples_per_s": steps * batch / elapsed, "steps": steps, "seconds": elapsed}
+    cpu = time.process_time() - c0
+    return {"samples_per_s": steps * batch / elapsed, "steps": steps, "seconds": elapsed, "cpu_seconds": cpu}
 
 
 def main():

@@ -72,7 +72,10 @@ interface SetupResult {
   steps: number;
   seconds: number;
   gflops: number;
+  /** Samples per CPU-second of this process (all threads): less sensitive to other load on the machine. */
+  samples_per_cpu_s?: number;
   ratio_to_pytorch?: number;
+  cpu_ratio_to_pytorch?: number;
   detail?: string;
 }
 
@@ -93,9 +96,12 @@ function timingBatch(config: ReferenceCnnConfig, n: number): Batch {
   };
 }
 
-/** Runs `step` for about `seconds` after 2 warm-up steps. */
-async function timeSteps(step: () => Promise<unknown>): Promise<{ steps: number; seconds: number }> {
+/** Runs `step` for about `seconds` after 2 warm-up steps; wall time and this process's CPU time (all threads). */
+async function timeSteps(
+  step: () => Promise<unknown>,
+): Promise<{ steps: number; seconds: number; cpuSeconds: number }> {
   for (let i = 0; i < 2; i++) await step();
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   let steps = 0;
   let elapsed = 0;
@@ -104,17 +110,19 @@ async function timeSteps(step: () => Promise<unknown>): Promise<{ steps: number;
     steps++;
     elapsed = (performance.now() - t0) / 1000;
   } while (elapsed < seconds || steps < 3);
-  return { steps, seconds: elapsed };
+  const cpu = process.cpuUsage(cpu0);
+  return { steps, seconds: elapsed, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
 }
 
 async function inProcess(tier: BackendPreference, config: ReferenceCnnConfig): Promise<SetupResult | string> {
   let detail: string;
+  let name: string = tier;
   try {
     const decision = await selectBackend({ preference: tier });
-    detail = decision.attempts.find((a) => a.outcome === 'selected')?.outcome === 'selected' ? decision.tier : '';
     const sel = decision.attempts.find((a) => a.outcome === 'selected');
     detail = sel?.outcome === 'selected' ? sel.detail : decision.tier;
-    if (tier === 'auto') tier = decision.tier;
+    if (tier === 'auto') name = `auto (${decision.tier})`;
+    tier = decision.tier;
   } catch (err) {
     return (err as Error).message.split('\n')[0] as string;
   }
@@ -127,7 +135,7 @@ async function inProcess(tier: BackendPreference, config: ReferenceCnnConfig): P
     await grad(params, b, batch, gradient);
     adam.apply(params, gradient);
   });
-  return result(tier === 'auto' ? 'auto' : tier, tier, 1, config, t, detail);
+  return result(name, tier, 1, config, t, detail);
 }
 
 async function dataParallel(config: ReferenceCnnConfig): Promise<SetupResult | string> {
@@ -159,7 +167,7 @@ function result(
   backend: string,
   nThreads: number,
   config: ReferenceCnnConfig,
-  t: { steps: number; seconds: number },
+  t: { steps: number; seconds: number; cpuSeconds: number },
   detail: string,
 ): SetupResult {
   const sps = (t.steps * batch) / t.seconds;
@@ -173,6 +181,7 @@ function result(
     steps: t.steps,
     seconds: round(t.seconds),
     gflops: round((sps * 3 * referenceCnnFlops(config)) / 1e9),
+    samples_per_cpu_s: round((t.steps * batch) / t.cpuSeconds),
     detail,
   };
 }
@@ -295,7 +304,9 @@ for (const size of sizes) {
       log(`  ${names[i]}: skipped (${r})`);
     } else {
       setups.push(r);
-      log(`  ${r.name}: ${r.samples_per_s} samples/s (${r.gflops} GFLOP/s, ${r.steps} steps)`);
+      log(
+        `  ${r.name}: ${r.samples_per_s} samples/s (${r.gflops} GFLOP/s, ${r.samples_per_cpu_s} samples/CPU-s, ${r.steps} steps)`,
+      );
     }
   }
   if (withTorch) {
@@ -312,11 +323,18 @@ for (const size of sizes) {
       steps: t.steps as number,
       seconds: round(t.seconds as number),
       gflops: round((sps * 3 * referenceCnnFlops(config)) / 1e9),
+      samples_per_cpu_s: round(((t.steps as number) * batch) / (t.cpu_seconds as number)),
     });
-    for (const s of setups) if (s.size === size) s.ratio_to_pytorch = round((s.samples_per_s / sps) * 1000) / 1000;
-    log(`  pytorch: ${round(sps)} samples/s (tcmalloc: ${t.tcmalloc})`);
+    const torchCpu = ((t.steps as number) * batch) / (t.cpu_seconds as number);
+    for (const s of setups) {
+      if (s.size !== size) continue;
+      s.ratio_to_pytorch = Number((s.samples_per_s / sps).toFixed(3));
+      if (s.samples_per_cpu_s !== undefined)
+        s.cpu_ratio_to_pytorch = Number((s.samples_per_cpu_s / torchCpu).toFixed(3));
+    }
+    log(`  pytorch: ${round(sps)} samples/s, ${round(torchCpu)} samples/CPU-s (tcmalloc: ${t.tcmalloc})`);
     for (const s of setups.filter((q) => q.size === size && q.backend !== 'pytorch')) {
-      log(`    ${s.name}: ${s.ratio_to_pytorch}x pytorch`);
+      log(`    ${s.name}: ${s.ratio_to_pytorch}x pytorch (per CPU-second: ${s.cpu_ratio_to_pytorch}x)`);
     }
   } else {
     log(
