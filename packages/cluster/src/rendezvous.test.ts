@@ -29,7 +29,7 @@ describe('rendezvous and generation fence', () => {
       worldSize: 3,
       memberId: `w${rank}`,
       heartbeatMs: 100,
-      ttlMs: 1000,
+      ttlMs: 4000,
       ...extra,
     });
     members.push(m);

@@ -97,7 +97,7 @@ describe('RunStore', () => {
     const all = await store.readEvents('e');
     const after: string[] = [];
     const ac2 = new AbortController();
-    setTimeout(() => ac2.abort(), 300);
+    setTimeout(() => ac2.abort(), 1000);
     for await (const { event } of store.events('e', { sinceId: all[2]?.id, signal: ac2.signal }))
       after.push(event.type === 'log' ? event.message : event.type);
     expect(after).toEqual(['three']);
