@@ -19,10 +19,13 @@ if (!SERVE_VERBS.includes(verb)) {
   process.on('SIGTERM', onSignal);
   process.on('SIGHUP', onSignal);
 }
-// Writing to a closed pipe (`lorkd status | head`) ends quietly.
-process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code === 'EPIPE') process.exit(0);
-});
+// A closed pipe (`lorkd status | head`, or a parent that went away) stops the verb like Ctrl-C, so
+// `demo`/`up` still stop what they started; later writes to that pipe are dropped.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') controller.abort();
+  });
+}
 
 const self = {
   command: process.execPath,
