@@ -10,7 +10,7 @@ const common = {
   datasetHash: 'data',
 };
 
-describe.each(['file', 's3'] as const)('CheckpointStore on %s', (kind) => {
+describe.each(['file', 's3', 's3-cas'] as const)('CheckpointStore on %s', (kind) => {
   let backend: Backend;
   let store: ObjectStore;
   beforeAll(async () => {
@@ -84,7 +84,9 @@ describe.each(['file', 's3'] as const)('CheckpointStore on %s', (kind) => {
     expect((await ckpt.loadLatest())?.manifest.step).toBe(3);
   });
 
-  it('retention keeps the newest 3 plus a pinned one, deletes unreferenced blobs, and all kept ones load', async () => {
+  it('retention keeps the newest 3 plus a pinned one, deletes unreferenced blobs, and all kept ones load', {
+    timeout: 90_000,
+  }, async () => {
     const ckpt = await CheckpointStore.create({ store, runId: uniqueRunId('keep') });
     for (let step = 1; step <= 10; step += 1)
       await ckpt.save({ step, generation: 0, tensors: makeTensors(100 + step), ...common });
@@ -119,7 +121,7 @@ describe.each(['file', 's3'] as const)('CheckpointStore on %s', (kind) => {
           if (raw) rawSeen.push(raw.step);
           const loaded = await reader.loadLatest();
           if (loaded) seen.push(loaded.manifest.step);
-          await new Promise((r) => setTimeout(r, 10));
+          await new Promise((r) => setTimeout(r, 25));
         }
       })();
       const polled = poll.then(
@@ -131,20 +133,20 @@ describe.each(['file', 's3'] as const)('CheckpointStore on %s', (kind) => {
         for (const step of steps) await who.save({ step, generation: 0, tensors, ...common });
       };
       // A saves the even steps upwards, B the odd ones; B also tries stale steps after newer ones.
-      await Promise.all([saveAll(a, [2, 4, 6, 8, 10, 12]), saveAll(b, [1, 3, 5, 7, 9, 11, 3, 1])]);
+      await Promise.all([saveAll(a, [2, 4, 6, 8]), saveAll(b, [1, 3, 5, 7, 3, 1])]);
       done = true;
       expect(await polled).toBeUndefined();
-      expect((await reader.latest())?.step).toBe(12);
-      expect((await reader.loadLatest())?.manifest.step).toBe(12);
+      expect((await reader.latest())?.step).toBe(8);
+      expect((await reader.loadLatest())?.manifest.step).toBe(8);
       for (let i = 1; i < seen.length; i += 1) expect(seen[i]).toBeGreaterThanOrEqual(seen[i - 1] as number);
       if (await store.conditionalWrites())
         for (let i = 1; i < rawSeen.length; i += 1) expect(rawSeen[i]).toBeGreaterThanOrEqual(rawSeen[i - 1] as number);
       // A stale save after the race does not move it back either.
       await a.save({ step: 4, generation: 1, tensors, ...common });
-      expect((await reader.latest())?.step).toBe(12);
+      expect((await reader.latest())?.step).toBe(8);
     } finally {
       await storeA.close();
       await storeB.close();
     }
-  });
+  }, 90_000);
 });
