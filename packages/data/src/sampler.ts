@@ -18,7 +18,7 @@ export const SamplerOptionsSchema = z
     /** The dataset's content hash: a different dataset gives a different order. */
     datasetHash: z.string().min(1),
     /** Number of training samples per region (the sampler draws indices into each region's list). */
-    regionSampleIndices: z.array(z.instanceof(Int32Array)).min(1),
+    regionSampleIndices: z.array(z.custom<Int32Array>((v) => v instanceof Int32Array, 'must be an Int32Array')).min(1),
     /** Samples per region per step: one number for all, or one per region. */
     batchPerRegion: z.union([z.number().int().min(1), z.array(z.number().int().min(0))]),
   })
