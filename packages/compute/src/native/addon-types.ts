@@ -48,6 +48,11 @@ export interface NativeAddon {
    * else `alpha`; NaN stays NaN). `b` is ignored (pass -1) for relu and step.
    */
   elementwise(heap: Uint8Array, op: number, a: number, b: number, out: number, n: number, alpha: number): void;
+  /**
+   * out = a op b with broadcasting (op 0 add, 1 mul, 2 sub, 3 div). `dims` = [rank ≤ 6, out shape x6, a strides
+   * x6, b strides x6], strides in elements, 0 along broadcast dims (see `broadcastPlan`).
+   */
+  binaryBroadcast(heap: Uint8Array, op: number, a: number, b: number, out: number, dims: Int32Array): void;
   /** Sums a row-major [outer, inner] matrix over its rows (out has `inner` values) or its columns (`outer`). */
   sumRows(heap: Uint8Array, x: number, outer: number, inner: number, out: number, overRows: boolean): void;
 }

@@ -33,9 +33,40 @@ describe.skipIf(!addon.ok)('native elementwise kernels on wasm vs the cpu backen
     await compare('Multiply', { a: spec(shape, 3), b: spec(shape, 4) });
   });
 
-  it('broadcasting Add / Multiply fall back to the stock kernels', async () => {
-    await compare('Add', { a: spec([4, 5, 6], 5), b: spec([6], 6) });
-    await compare('Multiply', { a: spec([4, 1, 6], 7), b: spec([4, 5, 6], 8) });
+  const BROADCASTS: Array<[number[], number[]]> = [
+    [[4, 5, 6], [6]],
+    [
+      [4, 1, 6],
+      [4, 5, 6],
+    ],
+    [
+      [2, 7, 7, 4, 8],
+      [2, 1, 1, 4, 1],
+    ], // GroupNorm statistics
+    [
+      [3, 1, 5],
+      [1, 4, 1],
+    ],
+    [[], [3, 2]],
+    [[64, 40, 40, 16], [16]], // large: split across threads
+    [
+      [8, 30, 30, 4, 8],
+      [8, 1, 1, 4, 1],
+    ],
+  ];
+  it.each(BROADCASTS)('broadcasting Add / Multiply / Sub / RealDiv %j with %j', async (sa, sb) => {
+    for (const [i, kernel] of ['Add', 'Multiply', 'Sub', 'RealDiv'].entries()) {
+      await compare(kernel, { a: spec(sa, 20 + i), b: spec(sb, 30 + i) });
+      await compare(kernel, { a: spec(sb, 40 + i), b: spec(sa, 50 + i) });
+    }
+  });
+
+  it('same-shape Sub and RealDiv, and int32 inputs fall back', async () => {
+    await compare('Sub', { a: spec([3, 5, 7], 60), b: spec([3, 5, 7], 61) });
+    await compare('RealDiv', { a: spec([3, 5, 7], 62), b: spec([3, 5, 7], 63) });
+    const i32: InputSpec = { data: Int32Array.from([1, 2, 3]), shape: [3], dtype: 'int32' };
+    const got = await runKernelOn('wasm', 'Add', { a: i32, b: i32 }, {});
+    expect(Array.from(got.data)).toEqual([2, 4, 6]);
   });
 
   it.each(SHAPES)('Relu and Step %j', async (...shape) => {

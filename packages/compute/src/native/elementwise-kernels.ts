@@ -1,6 +1,7 @@
 import type { CastAttrs, KernelFunc, NamedTensorInfoMap, StepAttrs, TensorInfo } from '@tensorflow/tfjs-core';
 import { util } from '@tensorflow/tfjs-core';
 import type { NativeAddon } from './addon-types.js';
+import { broadcastPlan } from './broadcast.js';
 import { heapBytes, heapOffset, isWasmHeapBackend, type WasmHeapBackend } from './wasm-heap.js';
 
 /** Addon elementwise op codes. */
@@ -41,8 +42,13 @@ export function makeCast(fallback: KernelFunc): KernelFunc {
   };
 }
 
-/** Add / Multiply of two float32 tensors of the same shape (no broadcasting; that falls back). */
-export function makeBinary(addon: NativeAddon, fallback: KernelFunc, op: 'add' | 'mul'): KernelFunc {
+const BINARY_OP = { add: 0, mul: 1, sub: 2, div: 3 } as const;
+
+/**
+ * Add / Multiply / Sub / RealDiv of two float32 tensors: same shapes through the flat kernel, broadcasting
+ * (bias adds, GroupNorm statistics, masks) through the strided one.
+ */
+export function makeBinary(addon: NativeAddon, fallback: KernelFunc, op: keyof typeof BINARY_OP): KernelFunc {
   return (args) => {
     const { a, b } = args.inputs as NamedTensorInfoMap;
     const backend = args.backend;
@@ -51,22 +57,35 @@ export function makeBinary(addon: NativeAddon, fallback: KernelFunc, op: 'add' |
       b === undefined ||
       !isWasmHeapBackend(backend) ||
       a.dtype !== 'float32' ||
-      b.dtype !== 'float32' ||
-      !util.arraysEqual(a.shape, b.shape)
+      b.dtype !== 'float32'
     ) {
       return fallback(args);
     }
-    const n = util.sizeFromShape(a.shape);
-    const out = backend.makeOutput([...a.shape], 'float32');
-    if (n === 0) return out;
-    addon.elementwise(
+    if ((op === 'add' || op === 'mul') && util.arraysEqual(a.shape, b.shape)) {
+      const n = util.sizeFromShape(a.shape);
+      const out = backend.makeOutput([...a.shape], 'float32');
+      if (n === 0) return out;
+      addon.elementwise(
+        heapBytes(backend),
+        OP[op],
+        heapOffset(backend, a),
+        heapOffset(backend, b),
+        heapOffset(backend, out),
+        n,
+        0,
+      );
+      return out;
+    }
+    const plan = broadcastPlan(a.shape, b.shape);
+    if (plan === null || util.sizeFromShape(plan.outShape) === 0) return fallback(args);
+    const out = backend.makeOutput(plan.outShape, 'float32');
+    addon.binaryBroadcast(
       heapBytes(backend),
-      OP[op],
+      BINARY_OP[op],
       heapOffset(backend, a),
       heapOffset(backend, b),
       heapOffset(backend, out),
-      n,
-      0,
+      plan.dims,
     );
     return out;
   };

@@ -20,6 +20,8 @@ const NATIVE_KERNELS: Record<string, (addon: NativeAddon, fallback: KernelFunc) 
   Cast: (_addon, fb) => makeCast(fb),
   Add: (addon, fb) => makeBinary(addon, fb, 'add'),
   Multiply: (addon, fb) => makeBinary(addon, fb, 'mul'),
+  Sub: (addon, fb) => makeBinary(addon, fb, 'sub'),
+  RealDiv: (addon, fb) => makeBinary(addon, fb, 'div'),
   Relu: (addon, fb) => makeUnary(addon, fb, 'relu'),
   Step: (addon, fb) => makeUnary(addon, fb, 'step'),
 };
