@@ -5,7 +5,7 @@
  *
  *   node --conditions=lorkd-source --import tsx scripts/bench/train.ts [--backend all|auto|native|wasm|cpu]
  *        [--size 28|64 (repeatable; default both)] [--batch 64] [--threads 2] [--seconds 10] [--curve-steps 20]
- *        [--no-torch] [--json]
+ *        [--no-torch] [--json]      (--curve-steps 0 skips the loss-curve comparison)
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -53,6 +53,7 @@ if (!['all', 'auto', 'tensorflow-gpu', 'tensorflow', 'native', 'wasm', 'cpu'].in
   fail(`--backend must be all, auto, tensorflow-gpu, tensorflow, native, wasm or cpu; got ${backendArg}`);
 }
 if (!(batch > 0 && threads > 0 && seconds > 0)) fail('--batch, --threads and --seconds must be positive');
+if (!(curveSteps >= 0)) fail('--curve-steps must be 0 (skip) or more');
 
 const PYTHON = '/usr/bin/python3';
 const TCMALLOC = '/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4';
@@ -193,10 +194,10 @@ function torchAvailable(): boolean {
   return spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
 }
 
-function runTorch(args: string[]): Record<string, unknown> {
+function runTorch(args: string[], torchThreads = cpus().length): Record<string, unknown> {
   const tcmalloc = existsSync(TCMALLOC);
   const env = { ...process.env, ...(tcmalloc ? { LD_PRELOAD: TCMALLOC } : {}) };
-  const out = spawnSync(PYTHON, [TORCH_SCRIPT, '--threads', String(cpus().length), ...args], { env, encoding: 'utf8' });
+  const out = spawnSync(PYTHON, [TORCH_SCRIPT, '--threads', String(torchThreads), ...args], { env, encoding: 'utf8' });
   if (out.status !== 0) throw new Error(`torch_train.py failed: ${out.stderr}`);
   return JSON.parse(out.stdout.trim().split('\n').at(-1) as string) as Record<string, unknown>;
 }
@@ -310,31 +311,44 @@ for (const size of sizes) {
     }
   }
   if (withTorch) {
-    const t = runTorch(['--size', String(size), '--batch', String(batch), '--seconds', String(seconds)]);
-    const sps = t.samples_per_s as number;
-    pytorch.push({ size, ...t });
-    setups.push({
-      name: `pytorch ${t.torch} (${t.threads} threads${t.tcmalloc ? ', tcmalloc' : ', glibc malloc'})`,
-      backend: 'pytorch',
-      threads: t.threads as number,
-      size,
-      batch,
-      samples_per_s: round(sps),
-      steps: t.steps as number,
-      seconds: round(t.seconds as number),
-      gflops: round((sps * 3 * referenceCnnFlops(config)) / 1e9),
-      samples_per_cpu_s: round(((t.steps as number) * batch) / (t.cpu_seconds as number)),
-    });
-    const torchCpu = ((t.steps as number) * batch) / (t.cpu_seconds as number);
+    // All cores (the reference), and 1 thread: its samples per CPU-second are the contention-robust yardstick
+    // (PyTorch's OpenMP threads lose far more than tfjs when other processes load the machine).
+    const runs = [cpus().length, 1].map((n) => ({
+      n,
+      t: runTorch(['--size', String(size), '--batch', String(batch), '--seconds', String(seconds)], n),
+    }));
+    const main = runs[0]?.t as Record<string, unknown>;
+    const sps = main.samples_per_s as number;
+    for (const { n, t } of runs) {
+      pytorch.push({ size, ...t });
+      const tsps = t.samples_per_s as number;
+      const perCpu = round(((t.steps as number) * batch) / (t.cpu_seconds as number));
+      setups.push({
+        name: `pytorch ${t.torch} (${n} thread${n > 1 ? 's' : ''}${t.tcmalloc ? ', tcmalloc' : ', glibc malloc'})`,
+        backend: 'pytorch',
+        threads: n,
+        size,
+        batch,
+        samples_per_s: round(tsps),
+        steps: t.steps as number,
+        seconds: round(t.seconds as number),
+        gflops: round((tsps * 3 * referenceCnnFlops(config)) / 1e9),
+        samples_per_cpu_s: perCpu,
+      });
+      log(`  pytorch ${n} thread(s): ${round(tsps)} samples/s, ${perCpu} samples/CPU-s (tcmalloc: ${t.tcmalloc})`);
+    }
+    const one = runs[1]?.t as Record<string, unknown>;
+    const torchCpu = ((one.steps as number) * batch) / (one.cpu_seconds as number);
     for (const s of setups) {
       if (s.size !== size) continue;
       s.ratio_to_pytorch = Number((s.samples_per_s / sps).toFixed(3));
       if (s.samples_per_cpu_s !== undefined)
         s.cpu_ratio_to_pytorch = Number((s.samples_per_cpu_s / torchCpu).toFixed(3));
     }
-    log(`  pytorch: ${round(sps)} samples/s, ${round(torchCpu)} samples/CPU-s (tcmalloc: ${t.tcmalloc})`);
     for (const s of setups.filter((q) => q.size === size && q.backend !== 'pytorch')) {
-      log(`    ${s.name}: ${s.ratio_to_pytorch}x pytorch (per CPU-second: ${s.cpu_ratio_to_pytorch}x)`);
+      log(
+        `    ${s.name}: ${s.ratio_to_pytorch}x pytorch (per CPU-second vs pytorch 1 thread: ${s.cpu_ratio_to_pytorch}x)`,
+      );
     }
   } else {
     log(
