@@ -69,7 +69,8 @@ const x = tf.variable(tf.randomUniform([n, size, size, cin], -1, 1, 'float32', 7
 const expertVars = [...as, ...bs];
 
 type Fwd = () => tf.Tensor;
-function time(f: Fwd, vars: tf.Variable[]): number {
+/** Median wall ms and median CPU ms (this process, all threads: less sensitive to other load) per fwd+bwd. */
+function time(f: Fwd, vars: tf.Variable[]): { wall: number; cpu: number } {
   const step = () => {
     const { value, grads } = tf.variableGrads(() => tf.sum(tf.square(f())), vars);
     for (const g of Object.values(grads)) g.dataSync();
@@ -77,14 +78,18 @@ function time(f: Fwd, vars: tf.Variable[]): number {
   };
   step();
   step();
-  const times: number[] = [];
+  const walls: number[] = [];
+  const cpus: number[] = [];
   for (let i = 0; i < iters; i++) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     step();
-    times.push(performance.now() - t0);
+    walls.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    cpus.push((c.user + c.system) / 1000);
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)] as number;
+  const median = (v: number[]) => v.sort((a, b) => a - b)[Math.floor(v.length / 2)] as number;
+  return { wall: median(walls), cpu: median(cpus) };
 }
 
 const bareVars = [w0, bias, x];
@@ -98,6 +103,7 @@ const masked = time(eks('masked'), allVars);
 const split = time(eks('split'), allVars);
 const auto = time(eks('auto'), allVars);
 const naive = time(() => naiveConv2d(x as unknown as tf.Tensor4D, w, layout, 1), allVars);
+const ms = (v: number) => +v.toFixed(2);
 const result = {
   backend: decision.tier,
   regions: T,
@@ -105,22 +111,29 @@ const result = {
   batch: n,
   layer: `${k}x${k} conv ${cin}->${cout} on ${size}x${size}`,
   auto_strategy: chooseStrategy(w, layout),
-  eks_ms: +auto.toFixed(2),
-  bare_ms: +bare.toFixed(2),
-  naive_ms: +naive.toFixed(2),
-  masked_ms: +masked.toFixed(2),
-  split_ms: +split.toFixed(2),
-  eks_over_bare: +(auto / bare).toFixed(3),
-  naive_over_eks: +(naive / auto).toFixed(3),
+  eks_ms: ms(auto.wall),
+  bare_ms: ms(bare.wall),
+  naive_ms: ms(naive.wall),
+  masked_ms: ms(masked.wall),
+  split_ms: ms(split.wall),
+  eks_over_bare: +(auto.wall / bare.wall).toFixed(3),
+  naive_over_eks: +(naive.wall / auto.wall).toFixed(3),
+  cpu_ms: { eks: ms(auto.cpu), bare: ms(bare.cpu), naive: ms(naive.cpu), masked: ms(masked.cpu), split: ms(split.cpu) },
+  cpu_eks_over_bare: +(auto.cpu / bare.cpu).toFixed(3),
+  cpu_naive_over_eks: +(naive.cpu / auto.cpu).toFixed(3),
 };
 if (values.json) console.log(JSON.stringify(result));
 else {
   console.log(
     `backend ${result.backend}; ${result.layer}; batch ${n}, ${T} regions interleaved, rank ${r}; median of ${iters} fwd+bwd`,
   );
-  console.log(`  bare conv          ${bare.toFixed(1)} ms`);
-  console.log(`  EKS masked         ${masked.toFixed(1)} ms  (${(masked / bare).toFixed(2)}x bare)`);
-  console.log(`  EKS split          ${split.toFixed(1)} ms  (${(split / bare).toFixed(2)}x bare)`);
-  console.log(`  EKS auto (${result.auto_strategy})  ${auto.toFixed(1)} ms  (${(auto / bare).toFixed(2)}x bare)`);
-  console.log(`  naive loop         ${naive.toFixed(1)} ms  (${(naive / auto).toFixed(2)}x EKS)`);
+  const line = (label: string, v: { wall: number; cpu: number }, ref: { wall: number; cpu: number }, what: string) =>
+    console.log(
+      `  ${label.padEnd(18)} ${v.wall.toFixed(1)} ms wall (${(v.wall / ref.wall).toFixed(2)}x ${what}), ${v.cpu.toFixed(1)} ms CPU (${(v.cpu / ref.cpu).toFixed(2)}x)`,
+    );
+  console.log(`  bare conv          ${bare.wall.toFixed(1)} ms wall, ${bare.cpu.toFixed(1)} ms CPU`);
+  line('EKS masked', masked, bare, 'bare');
+  line('EKS split', split, bare, 'bare');
+  line(`EKS auto (${result.auto_strategy})`, auto, bare, 'bare');
+  line('naive loop', naive, auto, 'EKS');
 }
