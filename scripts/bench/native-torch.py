@@ -1,6 +1,6 @@
 """PyTorch side of scripts/bench/native.ts: the same reference CNN (NCHW), Adam 1e-3, random data.
 
-usage: LD_PRELOAD=libtcmalloc_minimal.so.4 /usr/bin/python3 native-torch.py SIZE BATCH SECONDS THREADS
+usage: LD_PRELOAD=libtcmalloc_minimal.so.4 /usr/bin/python3 native-torch.py SIZE BATCH SECONDS THREADS [none|group]
 Prints one line `RESULT {json}`.
 """
 import json
@@ -12,6 +12,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 size, batch, seconds, threads = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+group_norm = len(sys.argv) > 5 and sys.argv[5] == "group"
+
+
+def norm(c):
+    # Same as the tfjs reference CNN's GroupNorm: 4 groups, per-sample statistics, eps 1e-5, affine.
+    return nn.GroupNorm(4, c, eps=1e-5) if group_norm else nn.Identity()
 torch.set_num_threads(threads)
 torch.manual_seed(1)
 
@@ -21,11 +27,12 @@ class Block(nn.Module):
         super().__init__()
         self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1)
         self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1)
+        self.n1, self.n2 = norm(cout), norm(cout)
         self.shortcut = nn.Conv2d(cin, cout, 1, stride, 0) if stride != 1 or cin != cout else None
 
     def forward(self, x):
-        a = F.relu(self.conv1(x))
-        m = self.conv2(a)
+        a = F.relu(self.n1(self.conv1(x)))
+        m = self.n2(self.conv2(a))
         return F.relu(m + (self.shortcut(x) if self.shortcut is not None else x))
 
 
@@ -33,11 +40,12 @@ class Net(nn.Module):
     def __init__(self):
         super().__init__()
         self.stem = nn.Conv2d(1, 32, 3, 1, 1)
+        self.n0 = norm(32)
         self.blocks = nn.Sequential(Block(32, 32, 1), Block(32, 32, 1), Block(32, 64, 2), Block(64, 64, 2))
         self.dense = nn.Linear(64, 10)
 
     def forward(self, x):
-        h = self.blocks(F.relu(self.stem(x)))
+        h = self.blocks(F.relu(self.n0(self.stem(x))))
         return self.dense(h.mean(dim=(2, 3)))
 
 
@@ -79,5 +87,5 @@ sps = steps * batch / secs
 print("RESULT " + json.dumps({
     "mode": "torch", "size": size, "batch": batch, "steps": steps, "seconds": secs, "cpuSeconds": cpu_secs, "samplesPerSec": sps,
     "gflops": sps * 3 * flops_per_sample() / 1e9, "losses": losses[:5],
-    "info": f"torch {torch.__version__}, {torch.get_num_threads()} threads",
+    "info": f"torch {torch.__version__}, {torch.get_num_threads()} threads, norm {'group' if group_norm else 'none'}",
 }))

@@ -12,9 +12,16 @@ import {
 } from '../../packages/compute/src/reference-cnn.js';
 import { referenceCnnGradientFunction } from '../../packages/compute/src/reference-cnn-gradient.js';
 
-export async function runTfjs(mode: 'wasm' | 'native', size: number, batch: number, seconds: number, profile: boolean) {
+export async function runTfjs(
+  mode: 'wasm' | 'native',
+  size: number,
+  batch: number,
+  seconds: number,
+  profile: boolean,
+  norm: 'none' | 'group' = 'none',
+) {
   const decision = await selectBackend({ preference: mode, quiet: true });
-  const config = referenceCnnConfig({ imageSize: size });
+  const config = referenceCnnConfig({ imageSize: size, norm, groups: 4 });
   const layout = referenceCnnLayout(config);
   const params = initReferenceCnnParams(config, 1);
   const gradient = new Float32Array(paramCount(layout));

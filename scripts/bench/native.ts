@@ -1,7 +1,7 @@
 // Reference CNN training (batch 64; 28x28 and 64x64): tfjs wasm vs wasm + native oneDNN kernels vs PyTorch, in
 // one run, each in its own process (native kernels replace wasm kernels process-wide).
 //   node --conditions=lorkd-source --import tsx scripts/bench/native.ts [--sizes=28,64] [--batch=64] [--seconds=15]
-//        [--modes=wasm,native,torch] [--rounds=2] [--threads=2] [--wait=passive|default] [--profile]
+//        [--modes=wasm,native,torch] [--norm=none|group] [--rounds=2] [--threads=2] [--wait=passive|default] [--profile]
 // Prints one JSON line per run and a table with samples/s, achieved GFLOP/s (convs + dense, training = 3x
 // forward) and the ratio to PyTorch. PyTorch runs /usr/bin/python3 scripts/bench/native-torch.py with
 // libtcmalloc preloaded (glibc malloc makes it 3-11x slower on this VM) and 2 threads.
@@ -37,6 +37,8 @@ const batch = Number(args.batch ?? 64);
 const seconds = Number(args.seconds ?? 15);
 const modes = (args.modes ?? 'wasm,native,torch').split(',') as Mode[];
 const threads = Number(args.threads ?? 2);
+// 'group': GroupNorm (4 groups) after every main-path conv, in tfjs and in PyTorch alike.
+const norm = args.norm === 'group' ? 'group' : 'none';
 // Rounds alternate the modes; the table reports each mode's best round, which is robust to other load on the box.
 const rounds = Number(args.rounds ?? 2);
 // On a busy machine, spinning OpenMP threads steal the cores other threads need: let them sleep (all modes alike).
@@ -45,7 +47,14 @@ const passive = (args.wait ?? (load > cpus().length ? 'passive' : 'default')) ==
 
 if (args.child !== undefined) {
   const { runTfjs } = await import('./native-train-child.js');
-  const r = await runTfjs(args.child as 'wasm' | 'native', Number(args.size), batch, seconds, args.profile === 'true');
+  const r = await runTfjs(
+    args.child as 'wasm' | 'native',
+    Number(args.size),
+    batch,
+    seconds,
+    args.profile === 'true',
+    norm,
+  );
   process.stdout.write(`RESULT ${JSON.stringify(r)}\n`);
   process.exit(0);
 }
@@ -58,11 +67,15 @@ function runChild(mode: Mode, size: number): Result | { mode: Mode; size: number
   const env = { ...process.env, OMP_NUM_THREADS: String(threads), ...(passive ? { OMP_WAIT_POLICY: 'passive' } : {}) };
   const res =
     mode === 'torch'
-      ? spawnSync('/usr/bin/python3', [torchScript, String(size), String(batch), String(seconds), String(threads)], {
-          env: existsSync(tcmalloc) ? { ...env, LD_PRELOAD: tcmalloc } : env,
-          encoding: 'utf8',
-          timeout: (seconds * 4 + 120) * 1000,
-        })
+      ? spawnSync(
+          '/usr/bin/python3',
+          [torchScript, String(size), String(batch), String(seconds), String(threads), norm],
+          {
+            env: existsSync(tcmalloc) ? { ...env, LD_PRELOAD: tcmalloc } : env,
+            encoding: 'utf8',
+            timeout: (seconds * 4 + 120) * 1000,
+          },
+        )
       : spawnSync(
           process.execPath,
           [
@@ -74,6 +87,7 @@ function runChild(mode: Mode, size: number): Result | { mode: Mode; size: number
             `--size=${size}`,
             `--batch=${batch}`,
             `--seconds=${seconds}`,
+            `--norm=${norm}`,
             ...(args.profile ? ['--profile'] : []),
           ],
           { env, encoding: 'utf8', timeout: (seconds * 4 + 1200) * 1000 },
