@@ -58,6 +58,15 @@ describe.each(['file', 's3', 's3-cas'] as const)('CheckpointStore on %s', (kind)
     await expect(ckpt.save({ step: 1, generation: 0, tensors, ...common })).rejects.toThrow(
       /shape \[2,3\] needs a Float32Array of 6/,
     );
+    const fine = makeTensors(1);
+    await expect(ckpt.save({ step: -1, generation: 0, tensors: fine, ...common })).rejects.toThrow(
+      /step and generation must be integers/,
+    );
+    const metrics = { loss: 'low' as unknown as number };
+    await expect(ckpt.save({ step: 1, generation: 0, tensors: fine, ...common, metrics })).rejects.toThrow(
+      /invalid checkpoint:\n {2}- metrics.loss/,
+    );
+    expect(await store.list(`runs/${ckpt.runId}/`)).toEqual([]); // rejected before anything was written
   });
 
   it('detects a blob changed in storage and falls back to the previous checkpoint', async () => {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { type Logger, silentLogger } from '@lorkd/contracts';
+import { type Logger, silentLogger, toValidationIssues, ValidationError } from '@lorkd/contracts';
 import { Mutex, mapLimit } from './concurrency.js';
 import { CheckpointNotFoundError, IntegrityError, StorageError } from './errors.js';
 import { advanceLatest } from './latest.js';
@@ -136,6 +136,13 @@ export class CheckpointStore {
 
   private async saveLocked(input: SaveCheckpointInput): Promise<CheckpointManifest> {
     const started = Date.now();
+    if (!Number.isInteger(input.step) || input.step < 0 || !Number.isInteger(input.generation) || input.generation < 0)
+      throw new ValidationError('checkpoint', [
+        {
+          path: 'step',
+          message: `step and generation must be integers >= 0, got ${input.step} and ${input.generation}`,
+        },
+      ]);
     const entries: Array<{ entry: TensorEntry; bytes: Uint8Array }> = [];
     for (const [name, tensor] of input.tensors) {
       const expected = tensor.shape.reduce((a, b) => a * b, 1);
@@ -152,18 +159,8 @@ export class CheckpointStore {
         bytes,
       });
     }
-    // 1. Blobs, each at most once: content addressing makes re-uploads idempotent.
-    const unique = new Map(entries.map((e) => [e.entry.sha256, e]));
-    let uploaded = 0;
-    await mapLimit([...unique.values()], this.concurrency, async ({ entry, bytes }) => {
-      const key = this.blobKey(entry.sha256);
-      const existing = await this.store.head(key);
-      if (existing && existing.size === entry.bytes) return;
-      await this.store.put(key, bytes, { contentType: 'application/octet-stream' });
-      uploaded += entry.bytes;
-    });
-    // 2. The manifest, last.
-    const manifest: CheckpointManifest = CheckpointManifestSchema.parse({
+    // The manifest is checked before anything is uploaded, and written last.
+    const parsed = CheckpointManifestSchema.safeParse({
       format: 'lorkd.checkpoint',
       version: 1,
       runId: this.runId,
@@ -178,6 +175,20 @@ export class CheckpointStore {
       datasetHash: input.datasetHash,
       ...(input.writer === undefined ? {} : { writer: input.writer }),
     });
+    if (!parsed.success)
+      throw new ValidationError('checkpoint', toValidationIssues(parsed.error), { cause: parsed.error });
+    const manifest = parsed.data;
+    // 1. Blobs, each at most once: content addressing makes re-uploads idempotent.
+    const unique = new Map(entries.map((e) => [e.entry.sha256, e]));
+    let uploaded = 0;
+    await mapLimit([...unique.values()], this.concurrency, async ({ entry, bytes }) => {
+      const key = this.blobKey(entry.sha256);
+      const existing = await this.store.head(key);
+      if (existing && existing.size === entry.bytes) return;
+      await this.store.put(key, bytes, { contentType: 'application/octet-stream' });
+      uploaded += entry.bytes;
+    });
+    // 2. The manifest.
     const manifestBytes = encoder.encode(JSON.stringify(manifest));
     await this.store.put(this.manifestKey(input.step), manifestBytes, { contentType: 'application/json' });
     // 3. LATEST, forward only.
