@@ -94,6 +94,9 @@ if (values.json) {
     );
     row('folded experts', `${r.params.foldedExpert} each`, r.folded);
     console.log(`\nmax |folded − student| logit: ${r.foldedMaxAbsDiff.toExponential(2)}`);
+    console.log(
+      `forward FLOPs/sample: teacher ${r.flops.teacher}, folded expert ${r.flops.foldedExpert} (+${r.flops.expertPath} for the expert path while training)`,
+    );
   }
   const mean = (f: (r: MethodCheckResult) => number) => results.reduce((s, r) => s + f(r), 0) / results.length;
   console.log(

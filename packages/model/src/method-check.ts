@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { Batch } from './batch.js';
 import { imageSize, logitOffsets } from './batch.js';
-import { countParams } from './counts.js';
+import { countFlops, countParams } from './counts.js';
 import { fold } from './fold.js';
 import { type EvalResult, evaluate, predictLogits, scoreLogits } from './inference.js';
 import { buildStudent, buildTeacher, type LorkdModel } from './model.js';
@@ -142,6 +142,8 @@ export interface MethodCheckResult {
     readonly expertsPerRegion: number;
     readonly foldedExpert: number;
   };
+  /** Forward FLOPs per sample (region 0): teacher, a folded expert (= the shared student), and the expert path during training. */
+  readonly flops: { readonly teacher: number; readonly foldedExpert: number; readonly expertPath: number };
 }
 
 /**
@@ -208,6 +210,13 @@ export function runMethodCheck(o: MethodCheckOptions): MethodCheckResult {
     for (let i = 0; i < foldedLogits.length; i++)
       maxDiff = Math.max(maxDiff, Math.abs((foldedLogits[i] as number) - (studentLogits[i] as number)));
     const sp = countParams(student);
+    const r0 = regions[0]?.name ?? '';
+    const sf = countFlops(student);
+    const flops = {
+      teacher: countFlops(teacher).forwardPerSample[r0] ?? 0,
+      foldedExpert: sf.forwardPerSample[r0] ?? 0,
+      expertPath: sf.expertPathPerSample[r0] ?? 0,
+    };
     return {
       teacher: evaluate(teacher, test),
       mtlKd: evaluate(mtl, test),
@@ -222,6 +231,7 @@ export function runMethodCheck(o: MethodCheckOptions): MethodCheckResult {
         expertsPerRegion: sp.experts[regions[0]?.name ?? ''] ?? 0,
         foldedExpert: sp.foldedExpert[regions[0]?.name ?? ''] ?? 0,
       },
+      flops,
     };
   } finally {
     teacher.dispose();

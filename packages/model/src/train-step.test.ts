@@ -108,6 +108,11 @@ describe('computeGradients', () => {
     expect(() => computeGradients(m, { ...b, x: b.x.slice(1) }, undefined)).toThrow(/batch.x has/);
     expect(() => computeGradients(m, b, new Float32Array(3))).toThrow(/teacher logits/);
     expect(() => computeGradients(m, b, undefined, { globalBatchSize: 1 })).toThrow(/globalBatchSize/);
+    const empty = { x: new Float32Array(0), labels: new Int32Array(0), regions: new Int32Array(0) };
+    expect(() => computeGradients(m, empty, undefined)).toThrow(/empty/);
+    const zero = computeGradients(m, empty, undefined, { globalBatchSize: 8 });
+    expect(zero.loss.count).toBe(0);
+    expect([...zero.grads.values()].every((g) => g.every((v) => v === 0))).toBe(true);
     m.dispose();
   });
 

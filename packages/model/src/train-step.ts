@@ -72,6 +72,8 @@ function scalarLoss(
 }
 
 function checkOptions(n: number, opts: LossOptions): void {
+  if (n === 0)
+    throw new ModelError('the batch is empty (pass globalBatchSize to get zero gradients for an empty shard)');
   const g = opts.globalBatchSize ?? n;
   if (!(Number.isFinite(g) && g >= n && g > 0)) {
     throw new ModelError(`globalBatchSize (${g}) must be a positive number >= this batch's ${n} samples`, {
@@ -81,7 +83,6 @@ function checkOptions(n: number, opts: LossOptions): void {
   }
   if (opts.temperature !== undefined && !(opts.temperature > 0))
     throw new ModelError(`temperature must be > 0 (got ${opts.temperature})`);
-  if (n === 0) throw new ModelError('the batch is empty');
 }
 
 /**
@@ -95,6 +96,13 @@ export function computeGradients(
   teacherLogits: Float32Array | undefined,
   opts: LossOptions = {},
 ): GradientResult {
+  if (batch.regions.length === 0 && (opts.globalBatchSize ?? 0) > 0) {
+    // an empty shard (a worker with no samples this step) contributes exact zeros
+    return {
+      loss: { task: 0, kd: 0, total: 0, count: 0 },
+      grads: new Map(model.params.map((p) => [p.name, new Float32Array(p.size)])),
+    };
+  }
   checkOptions(batch.regions.length, opts);
   const sb = sortBatch(model, batch.x, batch.regions, batch.labels, teacherLogits);
   const keep: { task?: tf.Scalar; kd?: tf.Scalar } = {};
