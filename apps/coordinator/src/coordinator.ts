@@ -12,6 +12,7 @@ import {
 } from '@lorkd/cluster';
 import { selectBackend } from '@lorkd/compute';
 import {
+  type FailureCause,
   type Logger,
   parseRunSpec,
   parseStageRunId,
@@ -296,16 +297,27 @@ class LorkdCoordinator implements Coordinator {
   }
 
   private onQueueEvent(e: QueueJobEvent): void {
-    if (e.queue !== 'lorkd-train' || e.type !== 'failed') return;
+    if (e.queue !== 'lorkd-train' || (e.type !== 'failed' && e.type !== 'completed')) return;
     const m = SLOT_JOB.exec(e.jobId);
     if (!m) return;
     const jobRunId = m[1] as string;
     const generation = Number(m[2]);
     const { runId } = parseStageRunId(jobRunId);
-    const { cause, reason } = parseTaggedFailure(e.failedReason ?? 'slot job failed');
+    let report: { cause: FailureCause; reason: string } | undefined;
+    if (e.type === 'failed') {
+      const f = parseTaggedFailure(e.failedReason ?? 'slot job failed');
+      report = { cause: f.cause, reason: `slot ${m[3]}: ${f.reason}` };
+    } else {
+      // A slot that stopped (SIGTERM) ends the generation at once, even if its peers are still gathering.
+      const value = typeof e.returnValue === 'string' ? safeJson(e.returnValue) : e.returnValue;
+      if ((value as { outcome?: unknown } | undefined)?.outcome === 'preempted')
+        report = { cause: 'preempted', reason: `slot ${m[3]}: its worker was stopped (SIGTERM) after a checkpoint` };
+    }
+    if (!report) return;
+    const r = report;
     void this.run
-      .serial(runId, () => this.run.generationLost(jobRunId, generation, cause, `slot ${m[3]}: ${reason}`))
-      .catch((err: unknown) => this.logger.error('handling a failed slot failed', { error: (err as Error).message }));
+      .serial(runId, () => this.run.generationLost(jobRunId, generation, r.cause, r.reason))
+      .catch((err: unknown) => this.logger.error('handling a slot event failed', { error: (err as Error).message }));
   }
 
   private async tick(): Promise<void> {
@@ -378,5 +390,13 @@ class LorkdCoordinator implements Coordinator {
   /** For tests and tools: the storage root of a run. */
   storageRootOf(record: RunRecord): string {
     return storageRoot(record);
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
   }
 }

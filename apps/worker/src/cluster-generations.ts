@@ -28,7 +28,7 @@ export function clusterGenerations(input: {
       });
       let collective: Collective | undefined;
       try {
-        await member.waitForAll(options.timeoutMs);
+        await untilAborted(member.waitForAll(options.timeoutMs), options.signal);
         collective = await Collective.create({
           connections,
           prefix,
@@ -54,4 +54,23 @@ export function clusterGenerations(input: {
       };
     },
   };
+}
+
+/** `work`, or a rejection as soon as `signal` aborts (a stopping worker does not wait for its peers). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
 }

@@ -249,7 +249,11 @@ export class RunDriver {
         if (record.state.phase === 'restarting')
           await this.apply(runId, { type: 'generation-started', stage, generation, step: steps, totalSteps: steps });
         const gen = await this.nextGeneration(stageRunId(runId, 'student'));
-        await this.apply(runId, { type: 'teacher-done', generation: gen, totalSteps: record.spec.training.steps });
+        await this.apply(
+          runId,
+          { type: 'teacher-done', generation: gen, totalSteps: record.spec.training.steps },
+          { progress: {} },
+        );
         await this.startGeneration(runId, 'student', gen);
       } else {
         await this.finish(runId);
