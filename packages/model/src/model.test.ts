@@ -59,3 +59,28 @@ describe.each(['resnet', 'unet'] as const)('%s student: EKS equals the naive per
     m.dispose();
   });
 });
+
+describe('evaluate', () => {
+  it('scores classification accuracy and segmentation pixel accuracy + Dice per region', async () => {
+    const { evaluate, scoreLogits } = await import('./inference.js');
+    const c = student('resnet');
+    const batch = randomBatch(c, [0, 1, 1, 2], 3);
+    const r = evaluate(c, batch);
+    expect(r.regions.map((x) => x.count)).toEqual([1, 2, 1]);
+    // logits that put all mass on the true label score 100%
+    const perfect = new Float32Array(logitOffsets(c, batch.regions).at(-1) ?? 0);
+    const off = logitOffsets(c, batch.regions);
+    batch.labels.forEach((y, i) => {
+      perfect[(off[i] as number) + y] = 5;
+    });
+    expect(scoreLogits(c, perfect, batch).meanAccuracy).toBe(1);
+    const s = student('unet');
+    const sb = randomBatch(s, [2, 0], 4);
+    const e = evaluate(s, sb);
+    expect(e.meanDice).toBeGreaterThanOrEqual(0);
+    expect(e.meanDice).toBeLessThanOrEqual(1);
+    expect(e.regions[1]?.count).toBe(0);
+    c.dispose();
+    s.dispose();
+  });
+});
