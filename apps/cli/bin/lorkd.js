@@ -13,7 +13,9 @@ const fromSource = process.env.LORKD_FROM_SOURCE === '1' || !existsSync(dist);
 if (!fromSource) {
   await import(dist.href);
 } else {
-  const args = ['--conditions=lorkd-source', '--import', 'tsx', source, ...process.argv.slice(2)];
+  // tsx is resolved from here, not from the working directory, so `lorkd` works from anywhere.
+  const tsx = import.meta.resolve('tsx');
+  const args = ['--conditions=lorkd-source', '--import', tsx, source, ...process.argv.slice(2)];
   const child = spawn(process.execPath, args, { stdio: 'inherit', env: { ...process.env, LORKD_FROM_SOURCE: '1' } });
   // The child shares our terminal (and gets Ctrl-C from it); forward signals sent to us alone.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {

@@ -75,6 +75,8 @@ export interface LocalState {
   readonly apiUrl: string;
   readonly token: string;
   readonly pid: number;
+  /** S3 settings of the embedded store (development keys only), for `lorkd export`. */
+  readonly storageEnv?: Record<string, string>;
 }
 
 export async function readLocalState(cwd: string): Promise<LocalState | undefined> {

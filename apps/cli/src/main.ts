@@ -2,6 +2,14 @@
 import { fileURLToPath } from 'node:url';
 import { runCli, SERVE_VERBS } from './cli.js';
 
+// The AWS SDK warns on every start that its 2027 releases will need Node 22: noise on a terminal.
+const emitWarning = process.emitWarning.bind(process);
+process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+  const text = typeof warning === 'string' ? warning : `${warning.name}: ${warning.message}`;
+  if (text.startsWith('NodeVersionSupportWarning')) return;
+  (emitWarning as (...a: unknown[]) => void)(warning, ...rest);
+}) as typeof process.emitWarning;
+
 const argv = process.argv.slice(2);
 const controller = new AbortController();
 const verb = argv[0] ?? '';

@@ -46,9 +46,10 @@ export const benchCommand: Command = {
     if (!names.includes(name)) throw new UsageError(`no benchmark '${name}'; available: ${names.join(', ') || 'none'}`);
     const child = spawn(
       process.execPath,
-      ['--conditions=lorkd-source', '--import', 'tsx', `${BENCH_DIR}${name}.ts`, ...rest],
+      ['--conditions=lorkd-source', '--import', import.meta.resolve('tsx'), `${BENCH_DIR}${name}.ts`, ...rest],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
+        cwd: fileURLToPath(new URL('../../../../', import.meta.url)),
         env: { ...io.env },
       },
     );

@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { configOptions, resolveConfig, s3OptionsFromEnv } from '../config.js';
+import { configOptions, readLocalState, resolveConfig, s3OptionsFromEnv } from '../config.js';
 import { CliError, EXIT, UsageError } from '../errors.js';
 import { out } from '../io.js';
 import { type Command, connect, flag, stringOpt } from './command.js';
@@ -34,6 +34,9 @@ export const exportCommand: Command = {
     if (!dest) throw new UsageError('--out DIR is required');
     const id = args.positionals[0] as string;
     const { config, env } = resolveConfig(io.env, args);
+    // A `lorkd up` of this directory with its embedded store: use that store's settings.
+    const local = config.LORKD_API_URL === undefined ? await readLocalState(io.cwd) : undefined;
+    const storeEnv = env.AWS_ENDPOINT_URL_S3 === undefined && local?.storageEnv ? { ...env, ...local.storageEnv } : env;
     const client = await connect(io, args);
     const record = await client.getRun(id);
     const { root, prefix } = splitRunUrl(
@@ -41,7 +44,7 @@ export const exportCommand: Command = {
       id,
     );
     const { createObjectStore } = await import('@lorkd/storage');
-    const store = await createObjectStore(root, { s3: s3OptionsFromEnv(env) });
+    const store = await createObjectStore(root, { s3: s3OptionsFromEnv(storeEnv) });
     const files: { key: string; bytes: number }[] = [];
     try {
       for (const part of ['experts/', 'report/']) {

@@ -52,6 +52,18 @@ export async function localCluster(
   return { cluster, dispose, dir };
 }
 
+function embeddedS3Env(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  const keys = [
+    'AWS_ENDPOINT_URL_S3',
+    'AWS_REGION',
+    'AWS_ACCESS_KEY_ID',
+    'AWS_SECRET_ACCESS_KEY',
+    'LORKD_S3_FORCE_PATH_STYLE',
+    'LORKD_S3_CHECKSUMS',
+  ];
+  return Object.fromEntries(keys.flatMap((k) => (env[k] ? [[k, env[k] as string]] : [])));
+}
+
 export const upCommand: Command = {
   def: {
     name: 'up',
@@ -90,9 +102,18 @@ export const upCommand: Command = {
     const statePath = localStatePath(io.cwd);
     try {
       await mkdir(dirname(statePath), { recursive: true });
-      await writeFile(statePath, JSON.stringify({ apiUrl: cluster.apiUrl, token: cluster.token, pid: process.pid }), {
-        mode: 0o600,
-      });
+      await writeFile(
+        statePath,
+        JSON.stringify({
+          apiUrl: cluster.apiUrl,
+          token: cluster.token,
+          pid: process.pid,
+          ...(cluster.embedded.s3 ? { storageEnv: embeddedS3Env(cluster.env) } : {}),
+        }),
+        {
+          mode: 0o600,
+        },
+      );
       const info = {
         apiUrl: cluster.apiUrl,
         dashboard: `${cluster.apiUrl}/#token=${cluster.token}`,
