@@ -138,6 +138,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"conv2d", nullptr, lorkd::Conv2d, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"matMul", nullptr, lorkd::MatMul, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"binaryBroadcast", nullptr, lorkd::BinaryBroadcast, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"reduceSum", nullptr, lorkd::ReduceSum, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"elementwise", nullptr, lorkd::Elementwise, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumRows", nullptr, lorkd::SumRows, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"cacheSize", nullptr, lorkd::CacheSize, nullptr, nullptr, nullptr, napi_default, nullptr},

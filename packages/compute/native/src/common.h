@@ -66,6 +66,7 @@ napi_value MatMul(napi_env env, napi_callback_info info);
 napi_value SumRows(napi_env env, napi_callback_info info);
 napi_value Elementwise(napi_env env, napi_callback_info info);
 napi_value BinaryBroadcast(napi_env env, napi_callback_info info);
+napi_value ReduceSum(napi_env env, napi_callback_info info);
 napi_value CacheSize(napi_env env, napi_callback_info info);
 
 }  // namespace lorkd

@@ -53,6 +53,11 @@ export interface NativeAddon {
    * x6, b strides x6], strides in elements, 0 along broadcast dims (see `broadcastPlan`).
    */
   binaryBroadcast(heap: Uint8Array, op: number, a: number, b: number, out: number, dims: Int32Array): void;
+  /**
+   * out = scale * (sum of x over the dims whose out stride is 0). `dims` = [rank ≤ 6, shape x6, out strides x6]
+   * (see `reducePlan`); `outSize` = number of outputs.
+   */
+  reduceSum(heap: Uint8Array, x: number, out: number, dims: Int32Array, outSize: number, scale: number): void;
   /** Sums a row-major [outer, inner] matrix over its rows (out has `inner` values) or its columns (`outer`). */
   sumRows(heap: Uint8Array, x: number, outer: number, inner: number, out: number, overRows: boolean): void;
 }

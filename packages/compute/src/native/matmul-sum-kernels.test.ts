@@ -82,6 +82,20 @@ describe.skipIf(!addon.ok)('native oneDNN matmul and sum kernels on wasm vs the 
     await compare('Sum', { x: spec(c.shape, 9) }, { axis: c.axis, keepDims: c.keepDims });
   });
 
+  const GENERAL: Array<{ shape: number[]; axis: number[]; keepDims: boolean }> = [
+    { shape: [2, 7, 7, 4, 8], axis: [1, 2, 4], keepDims: true }, // GroupNorm statistics
+    { shape: [3, 4, 5], axis: [1], keepDims: false },
+    { shape: [3, 4, 5, 2], axis: [0, 2], keepDims: false },
+    { shape: [1, 1, 6], axis: [0, 1], keepDims: true },
+    { shape: [16, 40, 40, 4, 8], axis: [1, 2, 4], keepDims: true }, // large: split across threads
+    { shape: [64, 30, 30, 3], axis: [0, 1, 2], keepDims: false },
+  ];
+
+  it.each(GENERAL)('Sum and Mean $shape over $axis keepDims=$keepDims (any axes)', async (c) => {
+    await compare('Sum', { x: spec(c.shape, 10) }, { axis: c.axis, keepDims: c.keepDims });
+    await compare('Mean', { x: spec(c.shape, 11) }, { axis: c.axis, keepDims: c.keepDims });
+  });
+
   it('Sum of int32 falls back to the stock kernel', async () => {
     const x: InputSpec = { data: Int32Array.from([1, 2, 3, 4, 5, 6]), shape: [2, 3], dtype: 'int32' };
     const got = await runKernelOn('wasm', 'Sum', { x }, { axis: 0, keepDims: false });
