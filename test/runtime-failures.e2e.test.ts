@@ -54,6 +54,7 @@ describe('distributed runtime failures (processes on loopback)', () => {
     const done = await cluster.waitForEnd(run.id);
     expect(done.state.phase, cluster.logs()).toBe('done');
     expect(done.restarts[0]).toMatchObject({ cause: 'crashed' });
+    process.stderr.write(`kill -9 → restart decided after ${detectMs} ms (${restarted.restarts[0]?.reason})\n`);
     expect(detectMs).toBeLessThan(30_000);
     cluster.startWorker(); // keep 4 workers for the next tests
     expect(maxRelError(reference, await cluster.finalParams(stageRunId(run.id, 'student')))).toBeLessThanOrEqual(1e-4);
