@@ -143,5 +143,5 @@ for (const size of sizes) {
   }
 }
 process.stdout.write(
-  `\nbatch ${batch}, ${seconds} s per run, best of ${rounds} rounds, ${threads} threads\n${rows.join('\n')}\n${out.join('\n')}\n`,
+  `\nnorm ${norm}, batch ${batch}, ${seconds} s per run, best of ${rounds} rounds, ${threads} threads, load ${load.toFixed(1)} on ${cpus().length} CPUs${passive ? ' (OMP_WAIT_POLICY=passive)' : ''}\n${rows.join('\n')}\n${out.join('\n')}\n`,
 );
