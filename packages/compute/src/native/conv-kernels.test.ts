@@ -60,10 +60,6 @@ const CASES: ConvCase[] = [
   { x: [3, 17, 15, 16], k: [3, 3], co: 48, s: 2, pad: 'same' },
 ];
 
-function name(c: ConvCase): string {
-  return `x${c.x.join('x')} k${c.k.join('x')}→${c.co} s${c.s} pad ${JSON.stringify(c.pad)}${c.d ? ` d${c.d}` : ''}`;
-}
-
 function convInfo(c: ConvCase) {
   const w: [number, number, number, number] = [c.k[0], c.k[1], c.x[3], c.co];
   const info = tf.backend_util.computeConv2DInfo(c.x, w, c.s, c.d ?? 1, c.pad);
