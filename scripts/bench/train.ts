@@ -357,13 +357,16 @@ for (const size of sizes) {
   }
 }
 
-log(`== loss curve (wasm vs pytorch, same init and data), ${sizes[0]}x${sizes[0]}`);
-const curve = await lossCurve(referenceCnnConfig({ imageSize: sizes[0] as number }), withTorch);
-log(`  tfjs    first ${curve.tfjs_wasm[0]} last ${curve.tfjs_wasm.at(-1)}`);
-if (curve.pytorch)
-  log(
-    `  pytorch first ${curve.pytorch[0]} last ${curve.pytorch.at(-1)} (max |diff| ${curve.max_abs_diff?.toExponential(2)})`,
-  );
+let curve: Awaited<ReturnType<typeof lossCurve>> | undefined;
+if (curveSteps > 0) {
+  log(`== loss curve (wasm vs pytorch, same init and data), ${sizes[0]}x${sizes[0]}`);
+  curve = await lossCurve(referenceCnnConfig({ imageSize: sizes[0] as number }), withTorch);
+  log(`  tfjs    first ${curve.tfjs_wasm[0]} last ${curve.tfjs_wasm.at(-1)}`);
+  if (curve.pytorch) {
+    const diff = curve.max_abs_diff?.toExponential(2);
+    log(`  pytorch first ${curve.pytorch[0]} last ${curve.pytorch.at(-1)} (max |diff| ${diff})`);
+  }
+}
 
 const report = {
   command:
