@@ -28,3 +28,5 @@ command -v redis-server >/dev/null 2>&1 || { echo "lorkd setup: redis-server is 
 
 node -e 'const [maj,min]=process.versions.node.split(".").map(Number); if (maj<20||(maj===20&&min<11)) { console.error("lorkd needs Node >= 20.11, found "+process.version); process.exit(1) }'
 npm ci --no-audit --no-fund
+# Optional native kernels (oneDNN via N-API); exits 0 with an install hint when g++ or libdnnl-dev are missing.
+bash scripts/build-native.sh
