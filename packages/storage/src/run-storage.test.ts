@@ -36,6 +36,21 @@ describe.each(['file', 's3'] as const)('RunStorage on %s', (kind) => {
     await runs.writeSpec('run-b', spec);
     expect(await runs.readSpec('run-a')).toEqual(spec);
     expect(await runs.listRuns()).toEqual(['run-a', 'run-b']);
+    // a run's teacher stage (runs/RUN.teacher/) is part of that run, not a run of its own
+    const teacher = await runs.checkpoints('run-a.teacher');
+    const tensors = makeTensors(1);
+    await teacher.save({ step: 1, generation: 1, tensors, sampler: null, rng: null, specHash: 's', datasetHash: 'd' });
+    const onlyTeacher = await runs.checkpoints('run-c.teacher');
+    await onlyTeacher.save({
+      step: 1,
+      generation: 1,
+      tensors,
+      sampler: null,
+      rng: null,
+      specHash: 's',
+      datasetHash: 'd',
+    });
+    expect(await runs.listRuns()).toEqual(['run-a', 'run-b', 'run-c']);
     const report = await runs.writeReport('run-a', { json: { accuracy: 0.9 }, html: '<h1>ok</h1>' });
     expect(report.htmlUrl).toBe(`${backend.url}/runs/run-a/report/index.html`);
     expect(runs.expertPath('run-a', 'brain')).toBe(`${backend.url}/runs/run-a/experts/brain`);

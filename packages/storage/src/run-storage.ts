@@ -1,4 +1,4 @@
-import { type Logger, parseRunSpec, type RunSpec, silentLogger } from '@lorkd/contracts';
+import { type Logger, parseRunSpec, parseStageRunId, type RunSpec, silentLogger } from '@lorkd/contracts';
 import { CheckpointStore, checkRunId } from './checkpoint-store.js';
 import { StorageError } from './errors.js';
 import type { ObjectStore } from './object-store.js';
@@ -54,9 +54,13 @@ export class RunStorage {
     return parseRunSpec(json);
   }
 
-  /** Run ids that have anything stored, sorted. */
-  listRuns(): Promise<string[]> {
-    return this.store.listDirs('runs/');
+  /**
+   * Run ids that have anything stored, sorted. A run's stage directories (`RUN.teacher`) belong to
+   * that run and are not runs of their own: they are listed as `RUN`.
+   */
+  async listRuns(): Promise<string[]> {
+    const dirs = await this.store.listDirs('runs/');
+    return [...new Set(dirs.map((d) => parseStageRunId(d).runId))].sort();
   }
 
   async writeReport(runId: string, report: ReportFiles): Promise<{ jsonUrl: string; htmlUrl: string }> {
