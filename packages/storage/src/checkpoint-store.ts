@@ -251,7 +251,9 @@ export class CheckpointStore {
     try {
       return LatestPointerSchema.parse(JSON.parse(decoder.decode(got.body)));
     } catch (error) {
-      this.logger.warn('unreadable LATEST pointer; using the checkpoint listing', { error: String(error) });
+      this.logger.warn('unreadable LATEST pointer; using the checkpoint listing', {
+        error: error instanceof Error ? error.message : String(error),
+      });
       return undefined;
     }
   }

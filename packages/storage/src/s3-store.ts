@@ -15,6 +15,7 @@ import { z } from 'zod';
 import { ConditionalWritesUnsupportedError, StorageError } from './errors.js';
 import { type ConditionalResult, checkKey, type ObjectInfo, type ObjectStore } from './object-store.js';
 import { RetryPolicySchema, retryDecision, sdkRetryStrategy } from './retry.js';
+import { describeSdkError, formatSdkError, sdkLogger } from './sdk-log.js';
 
 const MiB = 1024 * 1024;
 
@@ -83,6 +84,12 @@ function isBrokenBody(error: unknown): boolean {
   );
 }
 
+/** Log fields of an SDK error: its name, message, HTTP status and network code (nothing of the request). */
+function errorFields(error: unknown): Record<string, unknown> {
+  const { name, message, ...rest } = describeSdkError(error);
+  return { errorName: name, error: message, ...rest };
+}
+
 /** Probe results per endpoint+bucket, shared by every store in this process. */
 const probes = new Map<string, Promise<boolean>>();
 
@@ -101,7 +108,7 @@ export class S3ObjectStore implements ObjectStore {
     this.root = prefix === '' ? '' : `${prefix.replace(/\/+$/, '')}/`;
     this.url = `s3://${bucket}${prefix === '' ? '' : `/${prefix.replace(/\/+$/, '')}`}`;
     const checksum = options.checksums === 'when_required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED';
-    const sdkLog = logger.child({ component: 'aws-sdk' });
+
     this.client = new S3Client({
       ...(options.endpoint ? { endpoint: options.endpoint } : {}),
       ...(options.region ? { region: options.region } : {}),
@@ -111,14 +118,14 @@ export class S3ObjectStore implements ObjectStore {
       responseChecksumValidation: checksum,
       maxAttempts: options.retry.maxAttempts,
       retryStrategy: sdkRetryStrategy(options.retry, ({ kind, attempt, delayMs, error }) =>
-        logger.warn('retrying S3 request', { kind, attempt, delayMs, error: String(error) }),
+        logger.warn(`retrying S3 request: ${formatSdkError(error)}`, {
+          kind,
+          attempt,
+          delayMs: Math.round(delayMs),
+          ...errorFields(error),
+        }),
       ),
-      logger: {
-        debug: (...args: unknown[]) => sdkLog.debug(args.map(String).join(' ')),
-        info: (...args: unknown[]) => sdkLog.debug(args.map(String).join(' ')),
-        warn: (...args: unknown[]) => sdkLog.warn(args.map(String).join(' ')),
-        error: (...args: unknown[]) => sdkLog.error(args.map(String).join(' ')),
-      },
+      logger: sdkLogger(logger.child({ component: 'aws-sdk' })),
     });
   }
 
@@ -137,12 +144,11 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   private fail(op: string, key: string, error: unknown): never {
-    const code = status(error);
-    const name = (error as SdkErrorShape | undefined)?.name ?? 'Error';
-    throw new StorageError(
-      `S3 ${op} s3://${this.bucket}/${this.root}${key} failed: ${name}${code ? ` (HTTP ${code})` : ''}: ${(error as Error).message}`,
-      { fields: { op, bucket: this.bucket, key, status: code, name }, cause: error },
-    );
+    const d = describeSdkError(error);
+    throw new StorageError(`S3 ${op} s3://${this.bucket}/${this.root}${key} failed: ${formatSdkError(error)}`, {
+      fields: { op, bucket: this.bucket, key, status: d.status, name: d.name, ...(d.code ? { code: d.code } : {}) },
+      cause: error,
+    });
   }
 
   async put(key: string, body: Uint8Array, options: { contentType?: string } = {}): Promise<{ etag: string }> {
@@ -255,7 +261,7 @@ export class S3ObjectStore implements ObjectStore {
       } catch (error) {
         const decision = isBrokenBody(error) ? retryDecision('TRANSIENT', attempt, this.options.retry) : undefined;
         if (!decision?.retry) throw error;
-        this.logger.debug('S3 response body broke off; reading again', { attempt, error: String(error) });
+        this.logger.debug('S3 response body broke off; reading again', { attempt, ...errorFields(error) });
         await new Promise((r) => setTimeout(r, decision.delayMs));
       }
     }
@@ -392,7 +398,7 @@ export class S3ObjectStore implements ObjectStore {
       }
     } catch (error) {
       this.logger.debug('cannot list incomplete multipart uploads; rely on a bucket lifecycle rule', {
-        error: String(error),
+        ...errorFields(error),
       });
     }
     return removed;
