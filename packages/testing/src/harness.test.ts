@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
   DeleteObjectCommand,
@@ -9,22 +10,17 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
+import { ServerStartError } from './errors.js';
+import { isRunning as alive, waitForExit } from './processes.js';
 import { startRedisServer } from './redis-server.js';
 import { startS3Server } from './s3-server.js';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('test harness', () => {
   it('runs a private redis-server: read/write, kill, restart, stop leaves no process', async () => {
     const server = await startRedisServer();
     const redis = new Redis(server.url, { lazyConnect: true, maxRetriesPerRequest: null });
+    // Reconnect attempts while the server restarts fail (ECONNREFUSED) until it is back: expected here.
+    redis.on('error', () => {});
     try {
       await redis.connect();
       await redis.set('k', 'v1');
@@ -42,6 +38,41 @@ describe('test harness', () => {
       await server.stop();
       expect(alive(pid)).toBe(false);
     }
+  });
+
+  it('a redis-server dies with the process that started it, even when that one is SIGKILLed', async () => {
+    // A separate Node process starts a server through the harness, prints the server's pid, then waits.
+    const script = [
+      `const { startRedisServer } = await import(${JSON.stringify(new URL('./index.ts', import.meta.url).href)});`,
+      'const server = await startRedisServer();',
+      "process.stdout.write(String(server.pid) + '\\n');",
+      'setInterval(() => {}, 1000);',
+    ].join('\n');
+    const parent = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      const pid = await new Promise<number>((resolve, reject) => {
+        let text = '';
+        parent.stdout?.on('data', (d: Buffer) => {
+          text += d.toString();
+          if (text.includes('\n')) resolve(Number(text.trim()));
+        });
+        parent.once('exit', (code) => reject(new Error(`the parent exited (${code}) before printing a pid`)));
+      });
+      expect(alive(pid)).toBe(true);
+      parent.kill('SIGKILL');
+      expect(await waitForExit([pid], 5000)).toEqual([]);
+    } finally {
+      parent.kill('SIGKILL');
+    }
+  });
+
+  it('says clearly when redis-server is not installed', async () => {
+    const error = await startRedisServer({ binary: 'redis-server-that-is-not-there' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ServerStartError);
+    expect((error as ServerStartError).fields.reason).toBe('not-found');
+    expect((error as ServerStartError).message).toMatch(/redis-server-that-is-not-there is not on PATH/);
   });
 
   it('runs an S3-compatible server: put/get/list/delete and a 17 MiB multipart upload', async () => {
