@@ -16,7 +16,11 @@ if (!fromSource) {
   // tsx is resolved from here, not from the working directory, so `lorkd` works from anywhere.
   const tsx = import.meta.resolve('tsx');
   const args = ['--conditions=lorkd-source', '--import', tsx, source, ...process.argv.slice(2)];
-  const child = spawn(process.execPath, args, { stdio: 'inherit', env: { ...process.env, LORKD_FROM_SOURCE: '1' } });
+  const child = spawn(process.execPath, args, {
+    stdio: 'inherit',
+    env: { ...process.env, LORKD_FROM_SOURCE: '1', LORKD_SUPERVISOR_PID: String(process.pid) },
+  });
+  // LORKD_SUPERVISOR_PID: the child stops on its own when this process is gone (even SIGKILLed).
   // The child shares our terminal (and gets Ctrl-C from it); forward signals sent to us alone.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
     process.on(signal, () => {

@@ -1,51 +1,14 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { tempDir } from '@lorkd/testing';
+import { execFileSync } from 'node:child_process';
+import { isRunning as alive, tempDir } from '@lorkd/testing';
 import { describe, expect, it } from 'vitest';
-
-const BIN = fileURLToPath(new URL('../bin/lorkd.js', import.meta.url));
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function startDemo(args: string[], env: Record<string, string>) {
-  const child: ChildProcess = spawn(process.execPath, [BIN, 'demo', ...args], {
-    env: { ...process.env, LORKD_FROM_SOURCE: '1', LORKD_LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output = { stdout: '', stderr: '' };
-  child.stdout?.on('data', (d: Buffer) => {
-    output.stdout += d.toString();
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    output.stderr += d.toString();
-  });
-  const exited = new Promise<number | null>((resolve) =>
-    child.on('close', (code, signal) => resolve(code ?? (signal ? 128 : null))),
-  );
-  const waitFor = async (re: RegExp, ms: number) => {
-    const deadline = Date.now() + ms;
-    while (!re.test(output.stderr)) {
-      if (Date.now() > deadline || child.exitCode !== null)
-        throw new Error(`demo never printed ${re}:\n${output.stderr}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  };
-  return { child, output, exited, waitFor };
-}
+import { spawnLorkd } from './test-helpers.js';
 
 const pidsOf = (stderr: string) => [...stderr.matchAll(/\(pid (\d+)\)/g)].map((m) => Number(m[1]));
 
 describe('lorkd demo (processes)', () => {
   it('stops everything it started on Ctrl-C (SIGINT) while the run is going', async () => {
     const dir = await tempDir('lorkd-demo-sigint-');
-    const demo = startDemo(['--steps', '50', '--regions', '2', '--workers', '1', '--out', dir.path], {});
+    const demo = spawnLorkd(['demo', '--steps', '50', '--regions', '2', '--workers', '1', '--out', dir.path], {});
     try {
       await demo.waitFor(/state teacher/, 180_000);
       const pids = pidsOf(demo.output.stderr);

@@ -1,11 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startRedisServer, tempDir } from '@lorkd/testing';
 import { describe, expect, it } from 'vitest';
+import { spawnLorkd } from './test-helpers.js';
 
 /** `CONFIG SET requirepass` over a raw connection (the harness pings without a password). */
 async function setRedisPassword(port: number, password: string): Promise<void> {
@@ -22,45 +21,6 @@ async function setRedisPassword(port: number, password: string): Promise<void> {
   });
 }
 
-const BIN = fileURLToPath(new URL('../bin/lorkd.js', import.meta.url));
-
-function _alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function startDemo(args: string[], env: Record<string, string>) {
-  const child: ChildProcess = spawn(process.execPath, [BIN, 'demo', ...args], {
-    env: { ...process.env, LORKD_FROM_SOURCE: '1', LORKD_LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output = { stdout: '', stderr: '' };
-  child.stdout?.on('data', (d: Buffer) => {
-    output.stdout += d.toString();
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    output.stderr += d.toString();
-  });
-  const exited = new Promise<number | null>((resolve) =>
-    child.on('close', (code, signal) => resolve(code ?? (signal ? 128 : null))),
-  );
-  const waitFor = async (re: RegExp, ms: number) => {
-    const deadline = Date.now() + ms;
-    while (!re.test(output.stderr)) {
-      if (Date.now() > deadline || child.exitCode !== null)
-        throw new Error(`demo never printed ${re}:\n${output.stderr}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  };
-  return { child, output, exited, waitFor };
-}
-
-const _pidsOf = (stderr: string) => [...stderr.matchAll(/\(pid (\d+)\)/g)].map((m) => Number(m[1]));
-
 describe('lorkd demo (end to end)', () => {
   it('runs end to end with --json, exports experts and report, and logs no credential', async () => {
     const dir = await tempDir('lorkd-demo-e2e-');
@@ -70,10 +30,13 @@ describe('lorkd demo (end to end)', () => {
     try {
       redis = await startRedisServer();
       await setRedisPassword(redis.port, password);
-      const demo = startDemo(['--steps', '2', '--regions', '2', '--workers', '1', '--out', dir.path, '--json'], {
-        LORKD_REDIS_URL: `redis://:${password}@127.0.0.1:${redis.port}`,
-        LORKD_API_TOKEN: token,
-      });
+      const demo = spawnLorkd(
+        ['demo', '--steps', '2', '--regions', '2', '--workers', '1', '--out', dir.path, '--json'],
+        {
+          LORKD_REDIS_URL: `redis://:${password}@127.0.0.1:${redis.port}`,
+          LORKD_API_TOKEN: token,
+        },
+      );
       const code = await demo.exited;
       expect(demo.output.stderr).not.toMatch(/lorkd demo: /);
       expect(code).toBe(0);

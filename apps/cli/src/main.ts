@@ -1,6 +1,7 @@
 // The `lorkd` process entry: the only place that reads process.env/argv and installs signal handlers.
 import { fileURLToPath } from 'node:url';
 import { runCli, SERVE_VERBS } from './cli.js';
+import { supervisorPid, watchParent } from './parent-watch.js';
 
 // The AWS SDK warns on every start that its 2027 releases will need Node 22: noise on a terminal.
 const emitWarning = process.emitWarning.bind(process);
@@ -27,6 +28,16 @@ if (!SERVE_VERBS.includes(verb)) {
   process.on('SIGTERM', onSignal);
   process.on('SIGHUP', onSignal);
 }
+// Started by `lorkd demo`/`lorkd up` (or by bin/lorkd.js running the sources): when that process is
+// gone, however it ended, stop as on SIGTERM (a server verb checkpoints, demo/up stop their children),
+// and leave for sure after a grace period, so nothing is left running.
+const supervisor = supervisorPid(process.env);
+delete process.env.LORKD_SUPERVISOR_PID;
+if (supervisor !== undefined)
+  watchParent(supervisor, () => {
+    setTimeout(() => process.exit(1), SERVE_VERBS.includes(verb) ? 10_000 : 30_000).unref();
+    process.kill(process.pid, 'SIGTERM');
+  });
 // A closed pipe (`lorkd status | head`, or a parent that went away) stops the verb like Ctrl-C, so
 // `demo`/`up` still stop what they started; later writes to that pipe are dropped.
 for (const stream of [process.stdout, process.stderr]) {

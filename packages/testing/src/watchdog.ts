@@ -12,6 +12,7 @@ const { spawn } = require('node:child_process');
 const { writeSync } = require('node:fs');
 const { signals } = require('node:os').constants;
 const [command, ...args] = process.argv.slice(1);
+process.title = 'watchdog of ' + command;
 const parent = process.ppid;
 const report = (message) => { try { writeSync(3, JSON.stringify(message) + '\\n'); } catch {} };
 const child = spawn(command, args, { stdio: ['ignore', 'inherit', 'inherit'] });

@@ -1,31 +1,14 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CliError } from '../errors.js';
-import type { CliIo } from '../io.js';
 import type { Command } from './command.js';
-
-/** Exits (SIGTERM to self) when the supervising `lorkd demo`/`lorkd up` is gone, so nothing is left running. */
-function watchSupervisor(pidText: string | undefined): void {
-  const pid = Number(pidText);
-  if (!pidText || !Number.isInteger(pid) || pid <= 1) return;
-  const timer = setInterval(() => {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      clearInterval(timer);
-      process.kill(process.pid, 'SIGTERM');
-    }
-  }, 1000);
-  timer.unref();
-}
 
 /**
  * Runs an app's `main` module in this process (`src/main.ts` from source, `dist/main.js` when
  * built) under the process title `lorkd APP`, so `ps` shows what it is and an operator can kill it.
  */
-async function launch(app: 'coordinator' | 'worker', io: CliIo): Promise<number> {
+async function launch(app: 'coordinator' | 'worker'): Promise<number> {
   process.title = `lorkd ${app}`;
-  watchSupervisor(io.env.LORKD_SUPERVISOR_PID);
   const pkg = `@lorkd/${app}`;
   let index: string;
   try {
@@ -54,7 +37,7 @@ export const coordinatorCommand: Command = {
       'LORKD_REDIS_URL=redis://redis:6379 LORKD_STORAGE_URL=s3://bucket/lorkd LORKD_API_TOKEN=… lorkd coordinator',
     ],
   },
-  run: (_args, io) => launch('coordinator', io),
+  run: () => launch('coordinator'),
 };
 
 export const workerCommand: Command = {
@@ -66,5 +49,5 @@ export const workerCommand: Command = {
     options: serveOptions,
     examples: ['LORKD_REDIS_URL=redis://redis:6379 LORKD_STORAGE_URL=s3://bucket/lorkd lorkd worker'],
   },
-  run: (_args, io) => launch('worker', io),
+  run: () => launch('worker'),
 };

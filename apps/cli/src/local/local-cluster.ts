@@ -2,11 +2,16 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EnvConfig } from '@lorkd/contracts';
+import {
+  freePort,
+  type RedisServerHandle,
+  type S3ServerHandle,
+  ServerStartError,
+  startRedisServer,
+  startS3Server,
+} from '@lorkd/testing';
 import { sleep } from '../api-client.js';
 import { CliError } from '../errors.js';
-import { type EmbeddedRedis, startEmbeddedRedis } from './embedded-redis.js';
-import { type EmbeddedS3, startEmbeddedS3 } from './embedded-s3.js';
-import { freePort } from './free-port.js';
 import { type ManagedProcess, Supervisor } from './supervisor.js';
 
 export interface LocalClusterOptions {
@@ -47,6 +52,21 @@ async function tail(file: string, lines: number): Promise<string> {
 }
 
 /**
+ * A private redis-server from PATH (under a watchdog: it dies with this process, however it ends). Its
+ * own process group: a terminal's Ctrl-C reaches the demo, which stops it last, after the other processes.
+ */
+async function startEmbeddedRedis(dir: string): Promise<RedisServerHandle> {
+  return await startRedisServer({ dir, detached: true, args: ['--protected-mode', 'yes'] }).catch((e: unknown) => {
+    if (e instanceof ServerStartError && e.fields.reason === 'not-found')
+      throw new CliError(
+        `${e.fields.command} is not on PATH: install Redis (bash scripts/setup.sh, or apt-get install redis-server), or point LORKD_REDIS_URL at a running Redis`,
+        { cause: e },
+      );
+    throw new CliError(e instanceof Error ? e.message : String(e), { cause: e });
+  });
+}
+
+/**
  * Starts what a run needs on this machine: Redis and an S3-compatible store unless configured
  * (LORKD_REDIS_URL / LORKD_STORAGE_URL), a coordinator and N workers as `lorkd` child processes.
  */
@@ -54,8 +74,8 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
   const note = options.note ?? (() => {});
   const logDir = join(options.dir, 'logs');
   await mkdir(logDir, { recursive: true });
-  let redis: EmbeddedRedis | undefined;
-  let s3: EmbeddedS3 | undefined;
+  let redis: RedisServerHandle | undefined;
+  let s3: S3ServerHandle | undefined;
   let stopped: Promise<void> | undefined;
   const supervisor = new Supervisor({ self: options.self, logDir, onUnexpectedExit: options.onUnexpectedExit });
 
@@ -74,7 +94,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
     if (!redisUrl) {
       const dir = join(options.dir, 'redis');
       await mkdir(dir, { recursive: true });
-      redis = await startEmbeddedRedis({ dir });
+      redis = await startEmbeddedRedis(dir);
       redisUrl = redis.url;
       note(`started redis-server (pid ${redis.pid}) at ${redisUrl}`);
     }
@@ -82,7 +102,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
     if (!storageUrl) {
       const dir = join(options.dir, 's3');
       await mkdir(dir, { recursive: true });
-      s3 = await startEmbeddedS3({ dir });
+      s3 = await startS3Server({ dir, bucket: 'lorkd' });
       storageUrl = `s3://${s3.bucket}/lorkd`;
       note(`started an embedded S3-compatible store at ${s3.endpoint} (objects in ${dir})`);
     }
