@@ -142,6 +142,8 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"elementwise", nullptr, lorkd::Elementwise, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumRows", nullptr, lorkd::SumRows, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"cacheSize", nullptr, lorkd::CacheSize, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"groupNorm", nullptr, lorkd::GroupNorm, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"groupNormGrad", nullptr, lorkd::GroupNormGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

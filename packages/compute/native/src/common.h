@@ -68,5 +68,7 @@ napi_value Elementwise(napi_env env, napi_callback_info info);
 napi_value BinaryBroadcast(napi_env env, napi_callback_info info);
 napi_value ReduceSum(napi_env env, napi_callback_info info);
 napi_value CacheSize(napi_env env, napi_callback_info info);
+napi_value GroupNorm(napi_env env, napi_callback_info info);
+napi_value GroupNormGrad(napi_env env, napi_callback_info info);
 
 }  // namespace lorkd

@@ -60,4 +60,36 @@ export interface NativeAddon {
   reduceSum(heap: Uint8Array, x: number, out: number, dims: Int32Array, outSize: number, scale: number): void;
   /** Sums a row-major [outer, inner] matrix over its rows (out has `inner` values) or its columns (`outer`). */
   sumRows(heap: Uint8Array, x: number, outer: number, inner: number, out: number, overRows: boolean): void;
+  /**
+   * Fused GroupNorm forward over NHWC x: `dims` = [N, H*W, C, groups, relu (0/1)]; writes y (like x), and mean and
+   * rstd = 1/sqrt(var + eps) ([N, groups]) for the backward pass.
+   */
+  groupNorm(
+    heap: Uint8Array,
+    dims: Int32Array,
+    x: number,
+    gamma: number,
+    beta: number,
+    y: number,
+    mean: number,
+    rstd: number,
+    eps: number,
+  ): void;
+  /**
+   * Fused GroupNorm backward: dx (like x), dgamma and dbeta ([C]) from x, dy and the forward's mean and rstd. With
+   * relu = 1 in `dims`, `y` (the forward's relu'd output) masks dy; otherwise pass -1.
+   */
+  groupNormGrad(
+    heap: Uint8Array,
+    dims: Int32Array,
+    x: number,
+    y: number,
+    dy: number,
+    gamma: number,
+    mean: number,
+    rstd: number,
+    dx: number,
+    dgamma: number,
+    dbeta: number,
+  ): void;
 }

@@ -4,6 +4,7 @@ import { getKernel, registerKernel, unregisterKernel } from '@tensorflow/tfjs-co
 import type { NativeAddon } from './addon-types.js';
 import { makeConv2D, makeConv2DBackpropFilter, makeConv2DBackpropInput } from './conv-kernels.js';
 import { makeBinary, makeCast, makeIdentity, makeUnary } from './elementwise-kernels.js';
+import { groupNormKernelConfigs } from './group-norm-kernel.js';
 import { makeMatMul } from './matmul-kernels.js';
 import { makeSum } from './sum-kernel.js';
 
@@ -58,6 +59,15 @@ export function registerNativeWasmKernels(addon: NativeAddon, backendName: strin
     if (previous?.disposeFunc !== undefined) config.disposeFunc = previous.disposeFunc;
     registerKernel(config);
   }
+  // Kernels of lorkd's own ops (no stock kernel to replace): the fused GroupNorm and its gradient.
+  const own = groupNormKernelConfigs(addon, backendName);
+  for (const config of own) {
+    if (getKernel(config.kernelName, backendName) !== undefined) unregisterKernel(config.kernelName, backendName);
+    registerKernel(config);
+  }
   registeredFor.add(backendName);
-  logger.info('native oneDNN kernels registered', { backend: backendName, kernels: NATIVE_KERNEL_NAMES.join(',') });
+  logger.info('native oneDNN kernels registered', {
+    backend: backendName,
+    kernels: [...NATIVE_KERNEL_NAMES, ...own.map((c) => c.kernelName)].join(','),
+  });
 }
