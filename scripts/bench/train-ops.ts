@@ -21,7 +21,7 @@ function time(f: () => tf.Tensor, reps = 3): number {
   }
   return (performance.now() - t) / reps;
 }
-const layers: [string, number[], number, number, number, number][] = [
+const layers: [string, [number, number, number, number], number, number, number, number][] = [
   ['stem', [64, size, size, 1], 3, 32, 1, 0],
   ['3x3 32-32', [64, size, size, 32], 3, 32, 1, 0],
   ['3x3 32-64 s2', [64, size, size, 32], 3, 64, 2, 0],
