@@ -82,8 +82,12 @@ describe.each(['file', 's3', 's3-cas'] as const)('CheckpointStore on %s', (kind)
     const changed = new Uint8Array(original.body);
     changed[3] = (changed[3] ?? 0) ^ 0x01;
     await store.put(key, changed); // same size, one bit different: what silent corruption looks like
-    const loaded = await ckpt.loadLatest();
+    const skipped: Array<{ step: number; reason: string }> = [];
+    const loaded = await ckpt.loadLatest({ onSkip: (s) => skipped.push(s) });
     expect(loaded?.manifest.step).toBe(1);
+    expect(skipped).toEqual([
+      { step: 2, reason: expect.stringMatching(/checkpoint 2: blob .* does not match its hash/) },
+    ]);
     expect(
       logger.lines.some((l) => l.level === 'error' && /does not match its hash/.test(String(l.fields.error))),
     ).toBe(true);

@@ -340,9 +340,12 @@ export class CheckpointStore {
   /**
    * The newest checkpoint that verifies: the newer of LATEST and the newest manifest is tried first
    * (a writer may have died between writing its manifest and advancing LATEST), then older ones.
-   * A checkpoint that fails verification is logged and skipped. Undefined when none verifies.
+   * A checkpoint that fails verification is logged, reported to `onSkip` and skipped. Undefined
+   * when none verifies.
    */
-  async loadLatest(): Promise<LoadedCheckpoint | undefined> {
+  async loadLatest(
+    options: { onSkip?: (skipped: { step: number; reason: string }) => void } = {},
+  ): Promise<LoadedCheckpoint | undefined> {
     const latest = await this.latest();
     const steps = (await this.list()).map((s) => s.step).reverse();
     for (const step of steps) {
@@ -360,6 +363,7 @@ export class CheckpointStore {
           step,
           error: error.message,
         });
+        options.onSkip?.({ step, reason: error.message });
       }
     }
     return undefined;

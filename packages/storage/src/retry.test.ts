@@ -102,6 +102,24 @@ describe('S3 retries against a real server behind a faulty proxy', () => {
     }
   });
 
+  it('does not retry a 501 Not Implemented (an API the server lacks)', async () => {
+    const proxy = await faultyProxy(s3.endpoint, 501, 'NotImplemented');
+    const logger = recordingLogger();
+    const store = await createObjectStore(`s3://${s3.bucket}/retry`, {
+      logger,
+      s3: { ...s3OptionsOf(s3), endpoint: proxy.endpoint, conditionalWrites: 'off', retry: { baseDelayMs: 5 } },
+    });
+    try {
+      proxy.fail(1);
+      await expect(store.put('c', new Uint8Array([1]))).rejects.toThrow(/NotImplemented \(HTTP 501\): injected/);
+      expect(proxy.requests).toBe(1);
+      expect(logger.lines.filter((l) => l.level === 'warn')).toEqual([]);
+    } finally {
+      await store.close();
+      await proxy.close();
+    }
+  });
+
   it('does not retry a 403', async () => {
     const proxy = await faultyProxy(s3.endpoint, 403, 'AccessDenied');
     const store = await createObjectStore(`s3://${s3.bucket}/retry`, {

@@ -55,6 +55,9 @@ export function sdkRetryStrategy(
       info: { errorType: FailureKind; error?: unknown; retryAfterHint?: Date },
     ): Promise<Token> {
       const attempt = previous.getRetryCount() + 1;
+      // 501 Not Implemented (an S3-compatible server without that API) cannot succeed on repeat.
+      const status = (info.error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
+      if (status === 501) throw info.error;
       const retryAfterMs = info.retryAfterHint ? info.retryAfterHint.getTime() - Date.now() : undefined;
       const decision = retryDecision(info.errorType, attempt, policy, Math.random, retryAfterMs);
       if (!decision.retry) throw info.error ?? new Error(decision.reason);

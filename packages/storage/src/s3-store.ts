@@ -118,7 +118,7 @@ export class S3ObjectStore implements ObjectStore {
       responseChecksumValidation: checksum,
       maxAttempts: options.retry.maxAttempts,
       retryStrategy: sdkRetryStrategy(options.retry, ({ kind, attempt, delayMs, error }) =>
-        logger.warn(`retrying S3 request: ${formatSdkError(error)}`, {
+        logger.warn('retrying S3 request', {
           kind,
           attempt,
           delayMs: Math.round(delayMs),

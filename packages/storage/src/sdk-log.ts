@@ -86,8 +86,9 @@ export function sdkLogLine(args: readonly unknown[]): { message: string; fields:
 
 /**
  * A logger for the SDK client (`new S3Client({ logger })`). The middleware reports every failed
- * request at `error` level, including the 404s of lookups (NoSuchKey) and the 412s of conditional
- * writes that the store handles; those go to debug, other failures to warn (the store throws a StorageError
+ * request at `error` level, including the 404s of lookups (NoSuchKey), the 412s of conditional
+ * writes and the 501s of optional APIs (multipart listing on s3rver) that the store handles; those
+ * go to debug, other failures to warn (the store throws a StorageError
  * naming the object for anything it cannot handle).
  */
 export function sdkLogger(logger: Logger): {
@@ -104,7 +105,8 @@ export function sdkLogger(logger: Logger): {
       const expected =
         (d?.status === 404 && (d.name === 'NoSuchKey' || d.name === 'NotFound')) ||
         d?.status === 409 ||
-        d?.status === 412;
+        d?.status === 412 ||
+        d?.status === 501;
       logger[expected ? 'debug' : level](line.message, line.fields);
     };
   return { debug: at('debug'), info: at('debug'), warn: at('warn'), error: at('warn') };
