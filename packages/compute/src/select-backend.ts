@@ -152,8 +152,8 @@ interface NativeModule {
 async function tryNative(logger: Logger): Promise<TierResult> {
   let mod: NativeModule;
   try {
-    const specifier: string = './native/index.js';
-    mod = (await import(specifier)) as NativeModule;
+    // A literal specifier, so that Vite (vitest) resolves it to the .ts source like every other import.
+    mod = (await import('./native/index.js')) as NativeModule;
   } catch (err) {
     const code = (err as { code?: string }).code;
     if (

@@ -9,8 +9,14 @@ import type { LorkdModel } from './model.js';
  */
 export type ForwardMode = EksStrategy | 'naive' | { readonly region: number };
 
-/** Per-sample GroupNorm over [n,H,W,C]: statistics per sample and channel group, then a per-channel affine. */
-export function groupNorm(
+/**
+ * Name of the fused GroupNorm kernel that `@lorkd/compute` registers (with its gradient) on backends that have
+ * native kernels: inputs x, gamma, beta; attrs { groups, epsilon }; outputs [y, mean, rstd].
+ */
+export const GROUP_NORM_KERNEL = 'LorkdGroupNorm';
+
+/** Per-sample GroupNorm over [n,H,W,C] with tfjs ops: the reference, and the path on every other backend. */
+export function groupNormOps(
   x: tf.Tensor4D,
   groups: number,
   gamma: tf.Tensor,
@@ -22,6 +28,36 @@ export function groupNorm(
   const { mean, variance } = tf.moments(xg, [1, 2, 4], true);
   const normed = tf.reshape(tf.mul(tf.sub(xg, mean), tf.rsqrt(tf.add(variance, epsilon))), [n, h, w, c]);
   return tf.add(tf.mul(normed, gamma), beta);
+}
+
+/**
+ * Per-sample GroupNorm over [n,H,W,C]: statistics per sample and channel group, then a per-channel affine.
+ * Runs the fused kernel when the active backend has it (the native kernels), else {@link groupNormOps}.
+ */
+export function groupNorm(
+  x: tf.Tensor4D,
+  groups: number,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  epsilon: number,
+): tf.Tensor4D {
+  if (
+    x.dtype === 'float32' &&
+    x.size > 0 &&
+    gamma.size === x.shape[3] &&
+    beta.size === x.shape[3] &&
+    tf.getKernel(GROUP_NORM_KERNEL, tf.getBackend()) !== undefined
+  ) {
+    const outs = tf.engine().runKernel(GROUP_NORM_KERNEL, { x, gamma, beta }, {
+      groups,
+      epsilon,
+    } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+    // mean and rstd are saved for the gradient by the engine (as kept clones); the caller only needs y
+    outs[1]?.dispose();
+    outs[2]?.dispose();
+    return outs[0] as tf.Tensor4D;
+  }
+  return groupNormOps(x, groups, gamma, beta, epsilon);
 }
 
 /**
