@@ -2,7 +2,7 @@
 // ENV_VARS), serves the HTTP API + dashboard when LORKD_API_TOKEN is set, stops on SIGTERM/SIGINT.
 import { DEFAULT_PORTS, parseEnvConfig, ValidationError } from '@lorkd/contracts';
 import { s3OptionsFromEnvConfig } from '@lorkd/storage';
-import { createWinstonLogger } from '@lorkd/telemetry';
+import { createWinstonLogger, untilStopped } from '@lorkd/telemetry';
 import { createCoordinator } from './coordinator.js';
 import { createHttpServer, type LorkdHttpServer } from './http/index.js';
 import { storageReports } from './report-source.js';
@@ -39,25 +39,13 @@ async function main(): Promise<number> {
     const url = await http.listen(env.LORKD_API_PORT ?? DEFAULT_PORTS.coordinator);
     logger.info(`API listening on ${url}`);
   } else logger.warn('LORKD_API_TOKEN is not set: the HTTP API and dashboard are off');
-  return await new Promise<number>((resolve) => {
-    let stopping = false;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (stopping) return;
-      stopping = true;
-      logger.info(`${signal}: stopping`);
-      Promise.resolve()
-        .then(() => http?.close())
-        .then(() => coordinator.close())
-        .then(
-          () => resolve(0),
-          (err: unknown) => {
-            logger.error('shutdown failed', { error: (err as Error).message });
-            resolve(1);
-          },
-        );
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
+  return await untilStopped({
+    logger,
+    message: 'stopping',
+    stop: async () => {
+      await http?.close();
+      await coordinator.close();
+    },
   });
 }
 

@@ -2,7 +2,7 @@
 // takes slot jobs until SIGTERM/SIGINT, then finishes the current step, checkpoints and exits 0.
 import { parseEnvConfig, ValidationError } from '@lorkd/contracts';
 import { s3OptionsFromEnvConfig } from '@lorkd/storage';
-import { createWinstonLogger } from '@lorkd/telemetry';
+import { createWinstonLogger, untilStopped } from '@lorkd/telemetry';
 import { createWorker } from './worker.js';
 
 async function main(): Promise<number> {
@@ -25,22 +25,10 @@ async function main(): Promise<number> {
     logger,
   });
   await worker.start();
-  return await new Promise<number>((resolve) => {
-    let stopping = false;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (stopping) return;
-      stopping = true;
-      logger.info(`${signal}: finishing the current step, checkpointing, then exiting`);
-      worker.stop(signal).then(
-        () => resolve(0),
-        (err: unknown) => {
-          logger.error('shutdown failed', { error: (err as Error).message });
-          resolve(1);
-        },
-      );
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
+  return await untilStopped({
+    logger,
+    message: 'finishing the current step, checkpointing, then exiting',
+    stop: (signal) => worker.stop(signal),
   });
 }
 
