@@ -2,9 +2,14 @@
  * EKS benchmark: forward+backward (gradients w.r.t. W0, bias, every A_t/B_t and x) of one LoRKD expert
  * conv on a mixed-region batch, side by side in one run: the bare conv (no experts), each EKS strategy
  * (`masked`, `split`), the strategy `auto` picks, and the naive loop (one full-batch pass per region).
+ * The variants run interleaved, one step each per round, so load from other processes hits them alike; the
+ * ratios are medians of the per-round ratios.
  *
  *   node --conditions=lorkd-source --import tsx scripts/bench/eks.ts --regions 8 --rank 4 --batch 64 [--json]
- *        [--cin 64] [--cout 64] [--size 16] [--kernel 3] [--iters 10] [--backend auto|native|wasm|cpu]
+ *        [--cin 64] [--cout 64] [--size 16] [--kernel 3] [--stride 1] [--rounds 10]
+ *        [--shapes 32x28,64x14,16x64]   (channels x size, cin = cout; one result per shape)
+ *        [--profile]                     (per-kernel time of one step of each variant)
+ *        [--backend auto|native|wasm|cpu]
  */
 import { parseArgs } from 'node:util';
 import { type BackendPreference, selectBackend } from '@lorkd/compute';
@@ -27,113 +32,176 @@ const { values } = parseArgs({
     cout: { type: 'string', default: '64' },
     size: { type: 'string', default: '16' },
     kernel: { type: 'string', default: '3' },
-    iters: { type: 'string', default: '10' },
+    stride: { type: 'string', default: '1' },
+    rounds: { type: 'string', default: '10' },
+    shapes: { type: 'string' },
     backend: { type: 'string', default: 'auto' },
+    profile: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   },
 });
-const num = (k: keyof typeof values) => {
-  const v = Number(values[k]);
-  if (!(Number.isInteger(v) && v > 0)) {
-    console.error(`--${k} must be a positive integer, got ${values[k]}`);
-    process.exit(2);
-  }
-  return v;
+const fail = (msg: string): never => {
+  console.error(msg);
+  process.exit(2);
+};
+const num = (k: keyof typeof values, v: unknown = values[k]) => {
+  const x = Number(v);
+  if (!(Number.isInteger(x) && x > 0)) fail(`--${k} must be a positive integer, got ${String(v)}`);
+  return x;
 };
 const T = num('regions');
 const r = num('rank');
 const n = num('batch');
-const cin = num('cin');
-const cout = num('cout');
-const size = num('size');
 const k = num('kernel');
-const iters = num('iters');
+const stride = num('stride');
+const rounds = num('rounds');
+interface Shape {
+  cin: number;
+  cout: number;
+  size: number;
+}
+const shapes: Shape[] = values.shapes
+  ? values.shapes.split(',').map((s) => {
+      const m = /^(\d+)x(\d+)$/.exec(s.trim());
+      if (!m) return fail(`--shapes takes CHANNELSxSIZE items like 32x28,64x14; got '${s}'`);
+      return { cin: num('shapes', m[1]), cout: num('shapes', m[1]), size: num('shapes', m[2]) };
+    })
+  : [{ cin: num('cin'), cout: num('cout'), size: num('size') }];
 
 const decision = await selectBackend({ preference: values.backend as BackendPreference });
-const rand = (shape: number[], seed: number) => tf.variable(tf.randomUniform(shape, -0.5, 0.5, 'float32', seed));
-const w0 = rand([k, k, cin, cout], 1);
-const bias = rand([cout], 2);
-const as = Array.from({ length: T }, (_, t) => rand([k, k, cin, r], 10 + t));
-const bs = Array.from({ length: T }, (_, t) => rand([r, cout], 100 + t));
-const w: ExpertConvWeights = {
-  w0: w0 as unknown as tf.Tensor4D,
-  bias: bias as unknown as tf.Tensor1D,
-  a: as as unknown as tf.Tensor4D[],
-  b: bs as unknown as tf.Tensor2D[],
-  scales: as.map(() => 16 / r),
-};
-// a mixed batch, regions interleaved; the model sorts it by region on the host before the first layer
-const regions = Int32Array.from({ length: n }, (_, i) => i % T);
-const { layout } = sortByRegion(regions, T);
-const x = tf.variable(tf.randomUniform([n, size, size, cin], -1, 1, 'float32', 7));
-const expertVars = [...as, ...bs];
 
 type Fwd = () => tf.Tensor;
-/** Median wall ms and median CPU ms (this process, all threads: less sensitive to other load) per fwd+bwd. */
-function time(f: Fwd, vars: tf.Variable[]): { wall: number; cpu: number } {
-  const step = () => {
-    const { value, grads } = tf.variableGrads(() => tf.sum(tf.square(f())), vars);
-    for (const g of Object.values(grads)) g.dataSync();
-    tf.dispose([value, ...Object.values(grads)]);
-  };
-  step();
-  step();
-  const walls: number[] = [];
-  const cpus: number[] = [];
-  for (let i = 0; i < iters; i++) {
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    step();
-    walls.push(performance.now() - t0);
-    const c = process.cpuUsage(c0);
-    cpus.push((c.user + c.system) / 1000);
-  }
-  const median = (v: number[]) => v.sort((a, b) => a - b)[Math.floor(v.length / 2)] as number;
-  return { wall: median(walls), cpu: median(cpus) };
+interface Variant {
+  name: string;
+  f: Fwd;
+  vars: tf.Variable[];
 }
 
-const bareVars = [w0, bias, x];
-const allVars = [w0, bias, x, ...expertVars];
-const bare = time(
-  () => tf.add(tf.conv2d(x as unknown as tf.Tensor4D, w.w0, 1, 'same'), w.bias as tf.Tensor1D),
-  bareVars,
-);
-const eks = (s: EksStrategy) => () => eksConv2d(x as unknown as tf.Tensor4D, w, layout, 1, s);
-const masked = time(eks('masked'), allVars);
-const split = time(eks('split'), allVars);
-const auto = time(eks('auto'), allVars);
-const naive = time(() => naiveConv2d(x as unknown as tf.Tensor4D, w, layout, 1), allVars);
-const ms = (v: number) => +v.toFixed(2);
-const result = {
-  backend: decision.tier,
-  regions: T,
-  rank: r,
-  batch: n,
-  layer: `${k}x${k} conv ${cin}->${cout} on ${size}x${size}`,
-  auto_strategy: chooseStrategy(w, layout),
-  eks_ms: ms(auto.wall),
-  bare_ms: ms(bare.wall),
-  naive_ms: ms(naive.wall),
-  masked_ms: ms(masked.wall),
-  split_ms: ms(split.wall),
-  eks_over_bare: +(auto.wall / bare.wall).toFixed(3),
-  naive_over_eks: +(naive.wall / auto.wall).toFixed(3),
-  cpu_ms: { eks: ms(auto.cpu), bare: ms(bare.cpu), naive: ms(naive.cpu), masked: ms(masked.cpu), split: ms(split.cpu) },
-  cpu_eks_over_bare: +(auto.cpu / bare.cpu).toFixed(3),
-  cpu_naive_over_eks: +(naive.cpu / auto.cpu).toFixed(3),
-};
-if (values.json) console.log(JSON.stringify(result));
-else {
+function step(v: Variant): void {
+  const { value, grads } = tf.variableGrads(() => tf.sum(tf.square(v.f())), v.vars);
+  for (const g of Object.values(grads)) g.dataSync();
+  tf.dispose([value, ...Object.values(grads)]);
+}
+
+/** One fwd+bwd: wall ms and CPU ms of this process (all threads). */
+function timeOnce(v: Variant): { wall: number; cpu: number } {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  step(v);
+  const wall = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  return { wall, cpu: (c.user + c.system) / 1000 };
+}
+
+const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)] as number;
+
+async function profile(v: Variant): Promise<void> {
+  step(v);
+  const p = await tf.profile(() => {
+    for (let i = 0; i < 3; i++) step(v);
+  });
+  const agg = new Map<string, { ms: number; count: number }>();
+  let total = 0;
+  for (const kernel of p.kernels) {
+    const ms = Number(await kernel.kernelTimeMs);
+    total += ms;
+    const key = `${kernel.name} ${kernel.outputShapes.map((s) => `[${s.join(',')}]`).join('')}`;
+    const e = agg.get(key) ?? { ms: 0, count: 0 };
+    agg.set(key, { ms: e.ms + ms, count: e.count + 1 });
+  }
+  console.log(`  profile ${v.name} (3 steps): ${p.kernels.length} kernels, ${total.toFixed(1)} ms in kernels`);
+  for (const [key, e] of [...agg].sort((a, b) => b[1].ms - a[1].ms).slice(0, 12))
+    console.log(`    ${e.ms.toFixed(2).padStart(8)} ms  x${e.count}  ${key.slice(0, 110)}`);
+}
+
+async function bench(shape: Shape, seed: number) {
+  const { cin, cout, size } = shape;
+  const rand = (s: number[], sd: number) => tf.variable(tf.randomUniform(s, -0.5, 0.5, 'float32', seed + sd));
+  const w0 = rand([k, k, cin, cout], 1);
+  const bias = rand([cout], 2);
+  const as = Array.from({ length: T }, (_, t) => rand([k, k, cin, r], 10 + t));
+  const bs = Array.from({ length: T }, (_, t) => rand([r, cout], 100 + t));
+  const w: ExpertConvWeights = {
+    w0: w0 as unknown as tf.Tensor4D,
+    bias: bias as unknown as tf.Tensor1D,
+    a: as as unknown as tf.Tensor4D[],
+    b: bs as unknown as tf.Tensor2D[],
+    scales: as.map(() => 16 / r),
+  };
+  // a mixed batch, regions interleaved; the model sorts it by region on the host before the first layer
+  const regions = Int32Array.from({ length: n }, (_, i) => i % T);
+  const { layout } = sortByRegion(regions, T);
+  const x = tf.variable(tf.randomUniform([n, size, size, cin], -1, 1, 'float32', seed + 7));
+  const xt = x as unknown as tf.Tensor4D;
+  const all = [w0, bias, x, ...as, ...bs];
+  const eks = (s: EksStrategy) => () => eksConv2d(xt, w, layout, stride, s);
+  const variants: Variant[] = [
+    { name: 'bare', f: () => tf.add(tf.conv2d(xt, w.w0, stride, 'same'), bias), vars: [w0, bias, x] },
+    { name: 'masked', f: eks('masked'), vars: all },
+    { name: 'split', f: eks('split'), vars: all },
+    { name: 'auto', f: eks('auto'), vars: all },
+    { name: 'naive', f: () => naiveConv2d(xt, w, layout, stride), vars: all },
+  ];
+  for (const v of variants) step(v); // warm-up
+  const wall = new Map<string, number[]>(variants.map((v) => [v.name, []]));
+  const cpu = new Map<string, number[]>(variants.map((v) => [v.name, []]));
+  for (let i = 0; i < rounds; i++) {
+    for (const v of variants) {
+      const t = timeOnce(v);
+      wall.get(v.name)?.push(t.wall);
+      cpu.get(v.name)?.push(t.cpu);
+    }
+  }
+  if (values.profile) for (const v of variants) await profile(v);
+  tf.dispose([w0, bias, x, ...as, ...bs]);
+  const ms = (name: string, m = wall) => +median(m.get(name) ?? []).toFixed(2);
+  /** Median over rounds of (a / b) measured in the same round. */
+  const ratio = (a: string, b: string, m = wall) => {
+    const av = m.get(a) ?? [];
+    const bv = m.get(b) ?? [];
+    return +median(av.map((x, i) => x / (bv[i] as number))).toFixed(3);
+  };
+  return {
+    backend: decision.tier,
+    regions: T,
+    rank: r,
+    batch: n,
+    layer: `${k}x${k} conv ${cin}->${cout} stride ${stride} on ${size}x${size}`,
+    auto_strategy: chooseStrategy(w, layout),
+    eks_ms: ms('auto'),
+    bare_ms: ms('bare'),
+    naive_ms: ms('naive'),
+    masked_ms: ms('masked'),
+    split_ms: ms('split'),
+    cpu_split_over_bare: ratio('split', 'bare', cpu),
+    cpu_masked_over_bare: ratio('masked', 'bare', cpu),
+    eks_over_bare: ratio('auto', 'bare'),
+    masked_over_bare: ratio('masked', 'bare'),
+    split_over_bare: ratio('split', 'bare'),
+    naive_over_eks: ratio('naive', 'auto'),
+    cpu_ms: { eks: ms('auto', cpu), bare: ms('bare', cpu), naive: ms('naive', cpu) },
+    cpu_eks_over_bare: ratio('auto', 'bare', cpu),
+    cpu_naive_over_eks: ratio('naive', 'auto', cpu),
+  };
+}
+
+for (const [i, shape] of shapes.entries()) {
+  if (!values.json) console.log(`${shape.cin}->${shape.cout} on ${shape.size}x${shape.size}:`);
+  const res = await bench(shape, 1000 * i);
+  if (values.json) {
+    console.log(JSON.stringify(res));
+    continue;
+  }
   console.log(
-    `backend ${result.backend}; ${result.layer}; batch ${n}, ${T} regions interleaved, rank ${r}; median of ${iters} fwd+bwd`,
+    `backend ${res.backend}; ${res.layer}; batch ${n}, ${T} regions interleaved, rank ${r}; medians of ${rounds} interleaved rounds`,
   );
-  const line = (label: string, v: { wall: number; cpu: number }, ref: { wall: number; cpu: number }, what: string) =>
-    console.log(
-      `  ${label.padEnd(18)} ${v.wall.toFixed(1)} ms wall (${(v.wall / ref.wall).toFixed(2)}x ${what}), ${v.cpu.toFixed(1)} ms CPU (${(v.cpu / ref.cpu).toFixed(2)}x)`,
-    );
-  console.log(`  bare conv          ${bare.wall.toFixed(1)} ms wall, ${bare.cpu.toFixed(1)} ms CPU`);
-  line('EKS masked', masked, bare, 'bare');
-  line('EKS split', split, bare, 'bare');
-  line(`EKS auto (${result.auto_strategy})`, auto, bare, 'bare');
-  line('naive loop', naive, auto, 'EKS');
+  console.log(`  bare conv          ${res.bare_ms.toFixed(1)} ms wall`);
+  console.log(`  EKS masked         ${res.masked_ms.toFixed(1)} ms wall (${res.masked_over_bare}x bare)`);
+  console.log(`  EKS split          ${res.split_ms.toFixed(1)} ms wall (${res.split_over_bare}x bare)`);
+  console.log(
+    `  EKS auto (${res.auto_strategy}) ${res.eks_ms.toFixed(1)} ms wall (${res.eks_over_bare}x bare; CPU ${res.cpu_eks_over_bare}x)`,
+  );
+  console.log(
+    `  naive loop         ${res.naive_ms.toFixed(1)} ms wall (${res.naive_over_eks}x EKS; CPU ${res.cpu_naive_over_eks}x)`,
+  );
 }

@@ -1,3 +1,4 @@
+import { selectBackend } from '@lorkd/compute';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type EksStrategy, type ExpertConvWeights, eksConv2d, naiveConv2d, sortByRegion } from './eks.js';
@@ -71,6 +72,45 @@ describe('eksConv2d', () => {
     // expert 1 is absent and expert 3 has no factors: exact zeros
     expect((refG[3] as Float32Array).every((v) => v === 0) || regions.includes(1)).toBe(true);
   });
+});
+
+describe('eksConv2d on the default backend (wasm, or wasm + native kernels)', () => {
+  it('every strategy equals the naive loop in output and all gradients', async () => {
+    // the split path copies row groups straight from the wasm heap there, not through tf.slice
+    await selectBackend({ preference: 'auto' });
+    try {
+      expect(tf.getBackend()).toBe('wasm');
+      const regions = [0, 2, 0, 3, 2, 2, 0];
+      const w = weights(4, 6, 3, [2, 1, 3, 0], 11);
+      const { layout } = sortByRegion(regions, 4);
+      const x = tf.tensor4d(new Rng(12).uniform(regions.length * 7 * 7 * 4, 1), [regions.length, 7, 7, 4]);
+      for (const stride of [1, 2]) {
+        const naive = (xx: tf.Tensor4D) => naiveConv2d(xx, w, layout, stride);
+        const refY = tf.tidy(() => naive(x).dataSync().slice());
+        const refG = gradsOf(w, x, naive);
+        for (const s of ['masked', 'split'] as EksStrategy[]) {
+          const f = (xx: tf.Tensor4D) => eksConv2d(xx, w, layout, stride, s);
+          expect(
+            relErr(
+              tf.tidy(() => f(x).dataSync().slice()),
+              refY,
+            ),
+            s,
+          ).toBeLessThan(1e-5);
+          gradsOf(w, x, f).forEach((g, i) => {
+            expect(relErr(g, refG[i] as Float32Array), `${s} stride ${stride} grad ${i}`).toBeLessThan(1e-5);
+          });
+        }
+        // region 1 is absent: its factors (grads 3 = A_1, 6 = B_1) get exact zeros from split
+        const split = gradsOf(w, x, (xx) => eksConv2d(xx, w, layout, stride, 'split'));
+        expect(split[3]?.every((v) => v === 0)).toBe(true);
+        expect(split[6]?.every((v) => v === 0)).toBe(true);
+      }
+      tf.dispose([x, w.w0, w.bias, ...w.a, ...w.b].filter((t) => t !== null) as tf.Tensor[]);
+    } finally {
+      await tf.setBackend('cpu');
+    }
+  }, 60_000);
 });
 
 describe('ExpertConv2D layer', () => {

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 // tfjs-layers' bundle registers tfjs-core's gradient functions, which the core bundle alone lacks.
 import '@tensorflow/tfjs-layers';
+import { ModelError } from './errors.js';
 
 /**
  * Weights of one expert conv: the shared kernel `w0` [k,k,Cin,Cout] and bias, and for every region t
@@ -54,7 +55,7 @@ export function foldedKernel(w: ExpertConvWeights, region: number): tf.Tensor4D 
   const b = w.b[region];
   const s = w.scales[region] ?? 0;
   if (!a || !b || s === 0) return tf.clone(w.w0);
-  return tf.tidy(() => tf.add(w.w0, tf.mul(expertDelta(a, b), s)));
+  return tf.tidy(() => tf.add(w.w0, expertDelta(a, tf.mul(b, s))));
 }
 
 function conv(x: tf.Tensor4D, kernel: tf.Tensor4D, bias: tf.Tensor1D | null, stride: number): tf.Tensor4D {
@@ -66,10 +67,58 @@ function present(layout: RegionLayout): RegionGroup[] {
   return layout.groups.filter((g) => g.count > 0);
 }
 
+function hasExpert(w: ExpertConvWeights, region: number): boolean {
+  return Boolean(w.a[region] && w.b[region] && (w.scales[region] ?? 0) !== 0);
+}
+
 function expertRanks(w: ExpertConvWeights, groups: readonly RegionGroup[]): number {
   let r = 0;
-  for (const g of groups) if (w.a[g.region] && (w.scales[g.region] ?? 0) !== 0) r += w.a[g.region]?.shape[3] ?? 0;
+  for (const g of groups) if (hasExpert(w, g.region)) r += w.a[g.region]?.shape[3] ?? 0;
   return r;
+}
+
+/**
+ * The folded kernels W0 + s_t·ΔW_t of `regions`, stacked: [regions.length, k, k, Cin, Cout]. One batched
+ * matmul for all regions (A_t zero-padded to the largest rank; a region without an expert gets constant zero
+ * factors, so its kernel is exactly W0), the scale folded into B, one broadcast add of W0. Its backward is one
+ * batched matmul pair and one sum over regions for dW0. Regions not listed get no gradient at all.
+ */
+export function foldedKernels(w: ExpertConvWeights, regions: readonly number[]): tf.Tensor5D {
+  const [kh, kw, cin, cout] = w.w0.shape;
+  const k = kh * kw * cin;
+  const rmax = Math.max(1, ...regions.map((t) => (hasExpert(w, t) ? (w.a[t]?.shape[3] ?? 0) : 0)));
+  const as: tf.Tensor[] = [];
+  const bs: tf.Tensor[] = [];
+  for (const t of regions) {
+    const a = w.a[t];
+    const b = w.b[t];
+    if (!a || !b || !hasExpert(w, t)) {
+      as.push(tf.zeros([k, rmax]));
+      bs.push(tf.zeros([rmax, cout]));
+      continue;
+    }
+    const r = a.shape[3];
+    const a2 = tf.reshape(a, [k, r]);
+    const bScaled = tf.mul(b, w.scales[t] ?? 0);
+    as.push(
+      r === rmax
+        ? a2
+        : tf.pad(a2, [
+            [0, 0],
+            [0, rmax - r],
+          ]),
+    );
+    bs.push(
+      r === rmax
+        ? bScaled
+        : tf.pad(bScaled, [
+            [0, rmax - r],
+            [0, 0],
+          ]),
+    );
+  }
+  const delta = tf.matMul(tf.stack(as) as tf.Tensor3D, tf.stack(bs) as tf.Tensor3D);
+  return tf.reshape(tf.add(tf.reshape(w.w0, [1, k, cout]), delta), [regions.length, kh, kw, cin, cout]);
 }
 
 /** The strategy `auto` picks for this layer and batch (see {@link EksStrategy}). */
@@ -80,7 +129,7 @@ export function chooseStrategy(w: ExpertConvWeights, layout: RegionLayout): 'mas
 }
 
 function maskedConv(x: tf.Tensor4D, w: ExpertConvWeights, layout: RegionLayout, stride: number): tf.Tensor4D {
-  const groups = present(layout).filter((g) => w.a[g.region] && w.b[g.region] && (w.scales[g.region] ?? 0) !== 0);
+  const groups = present(layout).filter((g) => hasExpert(w, g.region));
   const base = conv(x, w.w0, w.bias, stride);
   if (groups.length === 0) return base;
   const as: tf.Tensor4D[] = [];
@@ -105,22 +154,100 @@ function maskedConv(x: tf.Tensor4D, w: ExpertConvWeights, layout: RegionLayout, 
   const aAll = as.length === 1 ? (as[0] as tf.Tensor4D) : tf.concat(as, 3);
   const bAll = bs.length === 1 ? (bs[0] as tf.Tensor2D) : tf.concat(bs, 0);
   const h = tf.conv2d(x, aAll, stride, 'same');
-  const hm = tf.mul(h, tf.tensor4d(mask, [layout.n, 1, 1, total])) as tf.Tensor4D;
+  const [n, ho, wo] = h.shape;
+  const hm = tf.mul(h, tf.tensor4d(mask, [layout.n, 1, 1, total]));
   const cout = w.w0.shape[3];
-  const low = tf.conv2d(hm, tf.reshape(bAll, [1, 1, total, cout]), 1, 'same');
+  const low = tf.reshape(tf.matMul(tf.reshape(hm, [n * ho * wo, total]), bAll), [n, ho, wo, cout]);
   return tf.add(base, low);
+}
+
+interface RangeReadable {
+  readSync(dataId: object, start?: number, end?: number): tf.backend_util.BackendValues;
+}
+
+/**
+ * Rows [start, start + count) of `t` along axis 0, as a new tensor with no gradient of its own. On the wasm
+ * backend (also under lorkd's native kernels) it copies just that range of the heap: tfjs-wasm's Slice copies
+ * the whole input on every call, which made per-group slicing cost as much as the convs. Elsewhere, a slice.
+ */
+function rows<R extends tf.Rank>(t: tf.Tensor<R>, start: number, count: number): tf.Tensor<R> {
+  const shape = t.shape as number[];
+  const n = shape[0] as number;
+  if (start === 0 && count === n) return t;
+  const per = t.size / n;
+  if (tf.getBackend() === 'wasm' && t.dtype === 'float32') {
+    const backend = tf.engine().backend as unknown as RangeReadable;
+    const values = backend.readSync(t.dataId, start * per, (start + count) * per) as Float32Array;
+    return tf.tensor(values, [count, ...shape.slice(1)], 'float32') as unknown as tf.Tensor<R>;
+  }
+  const begin = shape.map(() => 0);
+  begin[0] = start;
+  const size = shape.map(() => -1);
+  size[0] = count;
+  return tf.slice(t, begin, size) as tf.Tensor<R>;
+}
+
+/**
+ * Convolution of consecutive row groups of `x` (group g: `counts[g]` rows) each with its own kernel
+ * `kernels[g]` ([G, k, k, Cin, Cout]), concatenated back in order, as one op with its own gradient:
+ * autograd over per-group slices would pay a full-size pad per group for dx and whole-input copies per
+ * piece on wasm. The backward copies each group's rows of dy (and of x again: tfjs lets an op save only
+ * its inputs) and runs, per group, the same Conv2DBackpropInput / Conv2DBackpropFilter kernels as the plain
+ * conv's gradient; no conv is recomputed.
+ */
+export function rowGroupedConv2d(
+  x: tf.Tensor4D,
+  kernels: tf.Tensor5D,
+  counts: readonly number[],
+  stride: number,
+): tf.Tensor4D {
+  const g = counts.length;
+  if (kernels.shape[0] !== g) throw new ModelError('rowGroupedConv2d needs one kernel per row group', { counts });
+  const starts = counts.map((_, i) => counts.slice(0, i).reduce((a, b) => a + b, 0));
+  const [, kh, kw, cin, cout] = kernels.shape;
+  const kernel = (ks: tf.Tensor5D, i: number) => tf.reshape(rows(ks, i, 1), [kh, kw, cin, cout]) as tf.Tensor4D;
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [xt, ks, save] = args as [tf.Tensor4D, tf.Tensor5D, tf.GradSaveFunc];
+    const ys = counts.map((c, i) => tf.conv2d(rows(xt, starts[i] as number, c), kernel(ks, i), stride, 'same'));
+    save([xt, ks]);
+    return {
+      value: ys.length === 1 ? (ys[0] as tf.Tensor4D) : tf.concat(ys, 0),
+      gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => {
+        const [xs, kss] = saved as [tf.Tensor4D, tf.Tensor5D];
+        const dxs: tf.Tensor4D[] = [];
+        const dks: tf.Tensor4D[] = [];
+        counts.forEach((c, i) => {
+          const xi = rows(xs, starts[i] as number, c);
+          const ki = kernel(kss, i);
+          const dyi = rows(dy, starts[i] as number, c);
+          dxs.push(tf.conv2dTranspose(dyi, ki, xi.shape, stride, 'same'));
+          const attrs = { strides: stride, pad: 'same', dataFormat: 'NHWC', filterShape: ki.shape };
+          dks.push(tf.engine().runKernel('Conv2DBackpropFilter', { x: xi, dy: dyi }, attrs) as tf.Tensor4D);
+        });
+        return [dxs.length === 1 ? (dxs[0] as tf.Tensor4D) : tf.concat(dxs, 0), tf.stack(dks)];
+      },
+    };
+  });
+  return op(x, kernels) as tf.Tensor4D;
 }
 
 function splitConv(x: tf.Tensor4D, w: ExpertConvWeights, layout: RegionLayout, stride: number): tf.Tensor4D {
   const groups = present(layout);
   const first = groups[0];
   if (groups.length === 1 && first && first.count === layout.n) {
-    return conv(x, foldedKernel(w, first.region), w.bias, stride);
+    const kernel = hasExpert(w, first.region) ? foldedKernel(w, first.region) : w.w0;
+    return conv(x, kernel, w.bias, stride);
   }
-  const parts = groups.map((g) =>
-    conv(tf.slice(x, [g.start, 0, 0, 0], [g.count, -1, -1, -1]), foldedKernel(w, g.region), w.bias, stride),
+  const y = rowGroupedConv2d(
+    x,
+    foldedKernels(
+      w,
+      groups.map((g) => g.region),
+    ),
+    groups.map((g) => g.count),
+    stride,
   );
-  return parts.length === 1 ? (parts[0] as tf.Tensor4D) : tf.concat(parts, 0);
+  return w.bias ? tf.add(y, w.bias) : y;
 }
 
 /**

@@ -16,10 +16,12 @@ export {
   eksConv2d,
   expertDelta,
   foldedKernel,
+  foldedKernels,
   naiveConv2d,
   type RegionGroup,
   type RegionLayout,
   regionConv2d,
+  rowGroupedConv2d,
   sortByRegion,
 } from './eks.js';
 export { ModelError } from './errors.js';
