@@ -4,9 +4,17 @@ export { type EngineThreadInit, LORKD_ENGINE_ENTRY } from './engine/engine-threa
 export { buildStageModel, LorkdEngine, type LorkdEngineInit, stageSteps } from './engine/lorkd-engine.js';
 export { loadRunDataset, RunDataError } from './engine/run-dataset.js';
 export { EngineThreadError, ThreadEngine, type ThreadEngineOptions } from './engine/thread-engine.js';
+export { HealthServer, type HealthServerOptions, type MetricsSource } from './http/health-server.js';
 export { trainSingleProcess } from './single-process.js';
 export { snapshotToTensors, tensorsToSnapshot } from './slot/checkpoint-codec.js';
-export { processSeat, type SeatDeps, SeatFailure, type SeatJob, type SeatResult } from './slot/seat.js';
+export {
+  processSeat,
+  type SeatDeps,
+  SeatFailure,
+  type SeatJob,
+  type SeatResult,
+  type SlotMetrics,
+} from './slot/seat.js';
 export {
   type AllReduce,
   runSlotLoop,

@@ -22,6 +22,7 @@ async function main(): Promise<number> {
     ...(env.LORKD_WORKER_ID ? { workerId: env.LORKD_WORKER_ID } : {}),
     backend: env.LORKD_BACKEND,
     storage: { s3: s3OptionsFromEnvConfig(env), logger },
+    http: { port: env.LORKD_WORKER_PORT },
     logger,
   });
   await worker.start();

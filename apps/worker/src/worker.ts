@@ -9,11 +9,13 @@ import {
 } from '@lorkd/cluster';
 import { type Logger, type RunEvent, silentLogger } from '@lorkd/contracts';
 import { CheckpointStore, createObjectStore, type ObjectStore, type ObjectStoreOptions } from '@lorkd/storage';
+import { createMetrics, type LorkdMetrics } from '@lorkd/telemetry';
 import { clusterGenerations } from './cluster-generations.js';
 import type { SlotEngine } from './engine/engine.js';
 import { EngineCache } from './engine/engine-cache.js';
 import { type EngineThreadInit, LORKD_ENGINE_ENTRY } from './engine/engine-thread-init.js';
 import { ThreadEngine } from './engine/thread-engine.js';
+import { HealthServer } from './http/health-server.js';
 import type { RunRecordsPort } from './ports.js';
 import { processSeat, type SeatResult } from './slot/seat.js';
 
@@ -31,6 +33,10 @@ export interface WorkerDeps {
   readonly startEngine?: (init: EngineThreadInit) => Promise<SlotEngine>;
   /** BullMQ lock duration of a slot job (a dead worker's job returns to the queue after about this long). */
   readonly lockDurationMs?: number;
+  /** Serve `/healthz`, `/readyz` and `/metrics` (LORKD_WORKER_PORT; 0 = any free port); none when absent. */
+  readonly http?: { readonly port: number; readonly host?: string };
+  /** The worker's Prometheus series; default a fresh `createMetrics({ defaultLabels: { service: 'worker' } })`. */
+  readonly metrics?: LorkdMetrics;
 }
 
 export interface LorkdWorker {
@@ -44,6 +50,10 @@ export interface LorkdWorker {
   close(): Promise<void>;
   /** Resolves when the current slot job (if any) is done; for tests. */
   readonly activeJobs: number;
+  /** Step, sync and checkpoint histograms fed by the slots this worker runs (what `/metrics` serves). */
+  readonly metrics: LorkdMetrics;
+  /** The port `/metrics` is served on once started (undefined without `http`). */
+  readonly httpPort: number | undefined;
 }
 
 /** A worker process's runtime: takes slot jobs from `lorkd-train` and trains them (compute in a thread). */
@@ -56,6 +66,10 @@ export function createWorker(deps: WorkerDeps): LorkdWorker {
   let queueWorker: QueueWorker<SlotJobData, SeatResult> | undefined;
   const stores = new Map<string, Promise<ObjectStore>>();
   let engines: EngineCache | undefined;
+  const metrics = deps.metrics ?? createMetrics({ defaultLabels: { service: 'worker' } });
+  let ready = false;
+  const health = new HealthServer({ metrics, ready: () => ready, logger });
+  let httpPort: number | undefined;
 
   const openStore = (url: string) => {
     let s = stores.get(url);
@@ -72,7 +86,12 @@ export function createWorker(deps: WorkerDeps): LorkdWorker {
     get activeJobs() {
       return queueWorker?.activeJobs ?? 0;
     },
+    metrics,
+    get httpPort() {
+      return httpPort;
+    },
     async start() {
+      if (deps.http) httpPort = await health.listen(deps.http.port, deps.http.host);
       connections = await RedisConnections.create({ url: deps.redisUrl, clientName: 'lorkd-worker', logger });
       const conns = connections;
       const runStore = await RunStore.create({ connections: conns, prefix, logger });
@@ -108,6 +127,7 @@ export function createWorker(deps: WorkerDeps): LorkdWorker {
               workerId: id,
               logger,
               stop: stopCtl.signal,
+              metrics,
             });
             logger.info('slot job done', { ...result });
             return result;
@@ -117,9 +137,11 @@ export function createWorker(deps: WorkerDeps): LorkdWorker {
           }
         },
       });
-      logger.info('worker started', { id, prefix });
+      ready = true;
+      logger.info('worker started', { id, prefix, ...(httpPort !== undefined ? { httpPort } : {}) });
     },
     async stop(reason = 'stop requested') {
+      ready = false;
       if (!stopCtl.signal.aborted) stopCtl.abort(new Error(reason));
       logger.info('worker stopping', { reason, activeJobs: queueWorker?.activeJobs ?? 0 });
       await queueWorker?.close();
@@ -127,6 +149,7 @@ export function createWorker(deps: WorkerDeps): LorkdWorker {
       await this.close();
     },
     async close() {
+      ready = false;
       await queueWorker?.close({ force: true });
       queueWorker = undefined;
       await engines?.clear();
@@ -135,6 +158,8 @@ export function createWorker(deps: WorkerDeps): LorkdWorker {
       stores.clear();
       await connections?.close();
       connections = undefined;
+      await health.close();
+      httpPort = undefined;
     },
   };
 }

@@ -10,6 +10,7 @@ import {
   tagFailure,
 } from '@lorkd/contracts';
 import type { CheckpointStore, ObjectStore } from '@lorkd/storage';
+import type { LorkdMetrics } from '@lorkd/telemetry';
 import type { SlotEngine } from '../engine/engine.js';
 import type { EngineThreadInit } from '../engine/engine-thread-init.js';
 import { stageSteps } from '../engine/lorkd-engine.js';
@@ -50,7 +51,15 @@ export interface SeatDeps {
   readonly stop: AbortSignal;
   /** How long to wait for the other members of a generation to join. */
   readonly joinTimeoutMs?: number;
+  /** The worker's Prometheus series (`/metrics`); fed per step, per collective and per checkpoint. */
+  readonly metrics?: SlotMetrics;
 }
+
+/** The part of `LorkdMetrics` (@lorkd/telemetry) a slot feeds. */
+export type SlotMetrics = Pick<
+  LorkdMetrics,
+  'observeStep' | 'observeSync' | 'observeCheckpoint' | 'setSamplesPerSecond'
+>;
 
 /** A failure with a cause the coordinator's policy understands (see `tagFailure`). */
 export class SeatFailure extends Error {
@@ -169,14 +178,16 @@ export async function processSeat(job: SeatJob, deps: SeatDeps): Promise<SeatRes
     }
 
     let loaded: Awaited<ReturnType<CheckpointStore['loadLatest']>>;
+    const skipped: Array<{ step: number; reason: string }> = [];
     try {
-      loaded = await checkpoints.loadLatest();
+      loaded = await checkpoints.loadLatest({ onSkip: (s) => skipped.push(s) });
     } catch (err) {
       throw new SeatFailure('storage', `cannot read checkpoints of ${job.runId}: ${(err as Error).message}`, {
         cause: err,
       });
     }
     const fromStep = loaded?.manifest.step ?? 0;
+    if (skipped.length > 0 && job.slot === 0) await reportFallback(deps, runId, job, skipped, fromStep, log);
     if (loaded) await engine.restore(tensorsToSnapshot(loaded.tensors, fromStep));
     log.info('generation joined', { fromStep, totalSteps, regions: regionNames });
 
@@ -188,7 +199,10 @@ export async function processSeat(job: SeatJob, deps: SeatDeps): Promise<SeatRes
           allReduce: session.allReduce,
           logger: log,
           stopRequested: () => deps.stop.aborted,
-          onStep: (r) => reporter.step(r),
+          onStep: (r) => {
+            observeStep(deps.metrics, job.runId, regionNames, r);
+            return reporter.step(r);
+          },
           saveCheckpoint: async (step, snapshot, metrics) => {
             const started = performance.now();
             const tensors = snapshotToTensors(snapshot);
@@ -211,7 +225,9 @@ export async function processSeat(job: SeatJob, deps: SeatDeps): Promise<SeatRes
             }
             let bytes = 0;
             for (const t of tensors.values()) bytes += t.data.byteLength;
-            await reporter.checkpoint(step, bytes, performance.now() - started);
+            const ms = performance.now() - started;
+            deps.metrics?.observeCheckpoint(job.runId, ms / 1000, bytes);
+            await reporter.checkpoint(step, bytes, ms);
             await checkpoints
               .retain({ keep: spec.cluster.keepCheckpoints, protect: [step] })
               .catch((err: unknown) => log.warn('checkpoint retention failed', { error: (err as Error).message }));
@@ -242,6 +258,37 @@ export async function processSeat(job: SeatJob, deps: SeatDeps): Promise<SeatRes
     await session?.leave().catch(() => {});
     await engine.close();
   }
+}
+
+/** Says on the run's event stream which checkpoints were unusable and where the generation resumed instead. */
+async function reportFallback(
+  deps: SeatDeps,
+  runId: string,
+  job: SeatJob,
+  skipped: ReadonlyArray<{ step: number; reason: string }>,
+  fromStep: number,
+  log: Logger,
+): Promise<void> {
+  const what = skipped.map((s) => `checkpoint ${s.step} (${s.reason})`).join('; ');
+  const where = fromStep > 0 ? `checkpoint ${fromStep}` : 'the initial parameters (no checkpoint verifies)';
+  const message = `${job.runId} generation ${job.generation}: unusable ${what}; resumed from ${where}`;
+  log.warn('resuming from an older checkpoint', { skipped: skipped.map((s) => s.step), fromStep });
+  try {
+    await deps.runs.appendEvent(runId, { type: 'log', at: new Date().toISOString(), level: 'warn', message });
+  } catch (err) {
+    log.warn('could not record the checkpoint fallback', { error: (err as Error).message });
+  }
+}
+
+/** One step into the worker's histograms: step time per hosted region, collective time per group. */
+function observeStep(metrics: SlotMetrics | undefined, jobRunId: string, regions: readonly string[], r: StepReport) {
+  if (!metrics) return;
+  const stepSec = (r.computeMs + r.syncMs + r.checkpointMs) / 1000;
+  for (const region of regions) {
+    metrics.observeStep(jobRunId, region, stepSec);
+    metrics.setSamplesPerSecond(jobRunId, region, r.samplesPerSec);
+  }
+  for (const [group, ms] of r.syncMsByGroup) metrics.observeSync(jobRunId, group, ms / 1000);
 }
 
 /** Rank 0 reports progress to the run record and event stream (throttled); every rank to its job. */

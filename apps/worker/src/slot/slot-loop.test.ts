@@ -111,6 +111,7 @@ async function train(
   const engines = slots.map((s) => new LinearEngine(s));
   const checkpoints: number[] = [];
   let snapshot: EngineSnapshot | undefined;
+  const syncGroups = slots.map(() => new Set<string>());
   const outcomes = await Promise.all(
     engines.map((engine, rank) => {
       let at = 0;
@@ -125,6 +126,10 @@ async function train(
           },
           async onStep(r) {
             at = r.step;
+            for (const [group, ms] of r.syncMsByGroup) {
+              expect(ms).toBeGreaterThanOrEqual(0);
+              syncGroups[rank]?.add(group);
+            }
           },
           stopRequested: () => opts.stopAt?.rank === rank && at >= opts.stopAt.step,
         },
@@ -140,7 +145,7 @@ async function train(
       );
     }),
   );
-  return { outcomes, checkpoints, snapshot: snapshot as EngineSnapshot, engines };
+  return { outcomes, checkpoints, snapshot: snapshot as EngineSnapshot, engines, syncGroups };
 }
 
 const full = (region: string) => ({ region, from: 0, to: 4 });
@@ -167,6 +172,13 @@ describe('runSlotLoop', () => {
     );
     expect(one.outcomes).toEqual([{ outcome: 'finished', step: 10 }]);
     expect(three.outcomes.every((o) => o.outcome === 'finished')).toBe(true);
+    // collective time is reported per group each slot reduces (a 1-member expert group needs none)
+    expect(one.syncGroups.map((g) => [...g].sort())).toEqual([['shared']]);
+    expect(three.syncGroups.map((g) => [...g].sort())).toEqual([
+      ['expert:b', 'expert:c', 'shared'],
+      ['expert:b', 'shared'],
+      ['expert:c', 'shared'],
+    ]);
     expect(one.checkpoints).toEqual([4, 8, 10]);
     expect(three.checkpoints).toEqual([4, 8, 10]);
     const p1 = one.snapshot.params;

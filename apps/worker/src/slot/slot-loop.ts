@@ -26,6 +26,8 @@ export interface StepReport {
   readonly samplesPerSec: number;
   readonly computeMs: number;
   readonly syncMs: number;
+  /** Time spent in this step's collectives per sync group (ms); sums to at most `syncMs`. */
+  readonly syncMsByGroup: ReadonlyMap<string, number>;
   readonly checkpointMs: number;
 }
 
@@ -85,6 +87,13 @@ export async function runSlotLoop(ports: SlotLoopPorts, options: SlotLoopOptions
     throw new Error(`slot ${rank}: rank 0 must be a member of every group (it writes the checkpoints)`);
 
   for (let step = fromStep; step < totalSteps; step++) {
+    const syncMsByGroup = new Map<string, number>();
+    const reduce = async (group: string, ranks: readonly number[], seq: number, data: Float32Array) => {
+      const started = performance.now();
+      const out = await allReduce(group, ranks, seq, data);
+      syncMsByGroup.set(group, (syncMsByGroup.get(group) ?? 0) + performance.now() - started);
+      return out;
+    };
     const t0 = performance.now();
     const local = await engine.gradients(step);
     const t1 = performance.now();
@@ -104,13 +113,13 @@ export async function runSlotLoop(ports: SlotLoopPorts, options: SlotLoopOptions
           [local.loss, local.taskLoss, local.kdLoss, local.samples, ports.stopRequested() ? 1 : 0],
           g.length,
         );
-        const out = await allReduce(g.group, ranks, collectiveStep(step, 'grads'), withTail);
+        const out = await reduce(g.group, ranks, collectiveStep(step, 'grads'), withTail);
         reduced.set(g.group, out.subarray(0, g.length));
         tail = out.slice(g.length);
       } else {
         reduced.set(
           g.group,
-          ranks.length === 1 ? buf : await allReduce(g.group, ranks, collectiveStep(step, 'grads'), buf),
+          ranks.length === 1 ? buf : await reduce(g.group, ranks, collectiveStep(step, 'grads'), buf),
         );
       }
     }
@@ -121,7 +130,7 @@ export async function runSlotLoop(ports: SlotLoopPorts, options: SlotLoopOptions
       if (rank === 0) for (const g of layout) sq += sumOfSquares(reduced.get(g.group) as Float32Array);
       const norm = Math.sqrt(
         (
-          await allReduce('shared', shared, collectiveStep(step, 'norm'), new Float32Array([rank === 0 ? sq : 0]))
+          await reduce('shared', shared, collectiveStep(step, 'norm'), new Float32Array([rank === 0 ? sq : 0]))
         )[0] as number,
       );
       if (norm > options.gradClipNorm) scale = options.gradClipNorm / norm;
@@ -148,6 +157,7 @@ export async function runSlotLoop(ports: SlotLoopPorts, options: SlotLoopOptions
       samplesPerSec: stepMs > 0 ? ((tail[3] ?? 0) * 1000) / stepMs : 0,
       computeMs: t1 - t0 + (t3 - t2),
       syncMs: t2 - t1,
+      syncMsByGroup,
       checkpointMs,
     });
     if (stop && done < totalSteps) {
