@@ -141,7 +141,11 @@ export class RunDriver {
     const { fromStep } = await this.latestStep(store, stageRunId(runId, stage));
     if (resume) {
       const gen = await this.nextGeneration(stageRunId(runId, stage));
-      await this.apply(runId, { type: 'resume', generation: gen, fromStep });
+      await this.apply(
+        runId,
+        { type: 'resume', generation: gen, fromStep },
+        { progress: progressBackTo(record, fromStep) },
+      );
       await this.startGeneration(runId, stage, gen);
       return;
     }
@@ -225,7 +229,7 @@ export class RunDriver {
     await this.apply(
       runId,
       { type: 'generation-lost', generation: next, cause, reason, fromStep },
-      { restarts: [...record.restarts, restart] },
+      { restarts: [...record.restarts, restart], progress: progressBackTo(record, fromStep) },
     );
     await this.deps.runs.appendEvent(runId, { type: 'restart', ...restart });
     this.deps.logger.warn('restarting generation', { runId: jobRunId, generation: next, cause, reason, fromStep });
@@ -315,7 +319,10 @@ export class RunDriver {
       await this.apply(runId, { type: 'exported', reportUrl: urls.jsonUrl });
       this.deps.logger.info('run done', { runId, report: urls.jsonUrl });
     } catch (err) {
-      await this.fail(runId, 'storage', `export failed: ${(err as Error).message}`);
+      // storage errors are storage; anything else (a model that does not fold, a shape mismatch) is a bug
+      const code = String((err as { code?: unknown })?.code ?? '');
+      const cause = /^E_(STORAGE|INTEGRITY|CHECKPOINT)/.test(code) ? 'storage' : 'bug';
+      await this.fail(runId, cause, `export failed: ${(err as Error).message}`);
     }
   }
 
@@ -339,6 +346,16 @@ export class RunDriver {
       await this.apply(record.id, { type: 'progress', step });
     }
   }
+}
+
+/**
+ * The run's progress moved back to the step a new generation resumes from: the steps the lost
+ * generation reported are redone, and `restarting` must not be lifted by them (only by new progress).
+ */
+function progressBackTo(record: RunRecord, step: number): RunRecord['progress'] {
+  return Object.fromEntries(
+    Object.entries(record.progress).map(([region, p]) => [region, { ...p, step: Math.min(p.step, step) }]),
+  );
 }
 
 /** Fails fast on inputs no retry can fix: dataset files that do not exist, unsupported teacher kinds. */
