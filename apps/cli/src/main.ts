@@ -35,7 +35,7 @@ const supervisor = supervisorPid(process.env);
 delete process.env.LORKD_SUPERVISOR_PID;
 if (supervisor !== undefined)
   watchParent(supervisor, () => {
-    setTimeout(() => process.exit(1), SERVE_VERBS.includes(verb) ? 10_000 : 30_000).unref();
+    setTimeout(() => process.exit(1), SERVE_VERBS.includes(verb) ? 5000 : 30_000).unref();
     process.kill(process.pid, 'SIGTERM');
   });
 // A closed pipe (`lorkd status | head`, or a parent that went away) stops the verb like Ctrl-C, so

@@ -59,7 +59,7 @@ describe('lorkd up (processes)', () => {
       const lorkdUp = pids[names.indexOf('lorkd up')] ?? -1;
       // No cleanup runs in a SIGKILLed process: each child has to notice on its own.
       process.kill(lorkdUp, 'SIGKILL');
-      const left = await waitForExit(pids, 15_000);
+      const left = await waitForExit(pids, 10_000);
       expect(left.map((pid) => `${pid} ${args(pid)}`)).toEqual([]);
     } finally {
       await cleanup();

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { appendFileSync, closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface ManagedProcess {
@@ -21,13 +21,13 @@ export interface SupervisorOptions {
 
 interface Entry extends ManagedProcess {
   readonly child: ChildProcess;
-  readonly log: WriteStream;
 }
 
 /**
- * Starts `lorkd coordinator` / `lorkd worker` children, each in its own process group with its
- * output in `logDir/NAME.log`, and stops them all (SIGTERM, then SIGKILL after a grace period).
- * Children get LORKD_SUPERVISOR_PID so they exit on their own if the supervisor dies.
+ * Starts `lorkd coordinator` / `lorkd worker` children, each in its own process group writing its
+ * output straight to `logDir/NAME.log` (no pipe through this process, so their last lines are kept if
+ * it dies), and stops them all (SIGTERM, then SIGKILL after a grace period). Children get
+ * LORKD_SUPERVISOR_PID so they exit on their own if the supervisor dies.
  */
 export class Supervisor {
   readonly #entries: Entry[] = [];
@@ -41,24 +41,25 @@ export class Supervisor {
 
   start(name: string, verbArgs: readonly string[], env: Record<string, string | undefined>): ManagedProcess {
     const logFile = join(this.options.logDir, `${name}.log`);
-    const log = createWriteStream(logFile, { flags: 'a' });
-    const child = spawn(this.options.self.command, [...this.options.self.args, ...verbArgs], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-      env: { ...env, LORKD_SUPERVISOR_PID: String(process.pid), LORKD_LOG_FORMAT: env.LORKD_LOG_FORMAT ?? 'json' },
-    });
-    child.stdout?.pipe(log, { end: false });
-    child.stderr?.pipe(log, { end: false });
+    const fd = openSync(logFile, 'a');
+    let child: ChildProcess;
+    try {
+      child = spawn(this.options.self.command, [...this.options.self.args, ...verbArgs], {
+        stdio: ['ignore', fd, fd],
+        detached: true,
+        env: { ...env, LORKD_SUPERVISOR_PID: String(process.pid), LORKD_LOG_FORMAT: env.LORKD_LOG_FORMAT ?? 'json' },
+      });
+    } finally {
+      closeSync(fd); // the child has its own copy
+    }
     let running = true;
     const exited = new Promise<number | NodeJS.Signals>((resolve) => {
       child.once('error', (err) => {
-        log.write(`supervisor: cannot start: ${err.message}\n`);
+        appendFileSync(logFile, `supervisor: cannot start: ${err.message}\n`);
       });
       child.once('close', (code, signal) => {
         running = false;
-        const result = code ?? signal ?? 1;
-        log.end();
-        resolve(result);
+        resolve(code ?? signal ?? 1);
       });
     });
     const entry: Entry = {
@@ -72,7 +73,6 @@ export class Supervisor {
         return running;
       },
       child,
-      log,
     };
     this.#entries.push(entry);
     exited
