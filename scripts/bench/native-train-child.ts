@@ -13,14 +13,18 @@ import {
 import { referenceCnnGradientFunction } from '../../packages/compute/src/reference-cnn-gradient.js';
 
 export async function runTfjs(
-  mode: 'wasm' | 'native',
+  mode: 'wasm' | 'native' | 'native-ops',
   size: number,
   batch: number,
   seconds: number,
   profile: boolean,
   norm: 'none' | 'group' = 'none',
 ) {
-  const decision = await selectBackend({ preference: mode, quiet: true });
+  const decision = await selectBackend({ preference: mode === 'native-ops' ? 'native' : mode, quiet: true });
+  // native-ops: the native tier without the fused GroupNorm kernel (GroupNorm as tfjs ops, the state before it)
+  if (mode === 'native-ops' && tf.getKernel('LorkdGroupNorm', tf.getBackend()) !== undefined) {
+    tf.unregisterKernel('LorkdGroupNorm', tf.getBackend());
+  }
   const config = referenceCnnConfig({ imageSize: size, norm, groups: 4 });
   const layout = referenceCnnLayout(config);
   const params = initReferenceCnnParams(config, 1);

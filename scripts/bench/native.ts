@@ -1,7 +1,8 @@
 // Reference CNN training (batch 64; 28x28 and 64x64): tfjs wasm vs wasm + native oneDNN kernels vs PyTorch, in
 // one run, each in its own process (native kernels replace wasm kernels process-wide).
 //   node --conditions=lorkd-source --import tsx scripts/bench/native.ts [--sizes=28,64] [--batch=64] [--seconds=15]
-//        [--modes=wasm,native,torch] [--norm=none|group] [--rounds=2] [--threads=2] [--wait=passive|default] [--profile]
+//        [--modes=wasm,native,native-ops,torch] [--norm=none|group] [--rounds=2] [--threads=2] [--wait=passive|default] [--profile]
+// `native-ops` is the native tier with the fused GroupNorm kernel unregistered (GroupNorm as tfjs ops: before it).
 // Prints one JSON line per run and a table with samples/s, achieved GFLOP/s (convs + dense, training = 3x
 // forward) and the ratio to PyTorch. PyTorch runs /usr/bin/python3 scripts/bench/native-torch.py with
 // libtcmalloc preloaded (glibc malloc makes it 3-11x slower on this VM) and 2 threads.
@@ -10,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
-type Mode = 'wasm' | 'native' | 'torch';
+type Mode = 'wasm' | 'native' | 'native-ops' | 'torch';
 interface Result {
   mode: Mode;
   size: number;
@@ -48,7 +49,7 @@ const passive = (args.wait ?? (load > cpus().length ? 'passive' : 'default')) ==
 if (args.child !== undefined) {
   const { runTfjs } = await import('./native-train-child.js');
   const r = await runTfjs(
-    args.child as 'wasm' | 'native',
+    args.child as 'wasm' | 'native' | 'native-ops',
     Number(args.size),
     batch,
     seconds,

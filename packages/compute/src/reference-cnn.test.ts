@@ -2,6 +2,8 @@ import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import type { Batch } from './batch.js';
+import { GROUP_NORM_KERNEL } from './native/group-norm-kernel.js';
+import { loadAddon } from './native/load-addon.js';
 import {
   initReferenceCnnParams,
   mulberry32,
@@ -12,10 +14,17 @@ import {
 import { referenceCnnGradientFunction } from './reference-cnn-gradient.js';
 import { selectBackend } from './select-backend.js';
 
-describe('reference CNN gradient on wasm (lorkd kernels) vs the cpu backend', () => {
-  it.each(['none', 'group'] as const)(
-    'norm %s: loss and full gradient agree',
-    async (norm) => {
+const nativeBuilt = loadAddon().ok;
+const CASES: Array<['none' | 'group', 'wasm' | 'native']> = [
+  ['none', 'wasm'],
+  ['group', 'wasm'],
+  ...(nativeBuilt ? ([['group', 'native']] as const) : []),
+];
+
+describe('reference CNN gradient on wasm (lorkd kernels) and native vs the cpu backend', () => {
+  it.each(CASES)(
+    'norm %s on %s (GroupNorm: the fused native kernel with ReLU on native): loss and full gradient agree',
+    async (norm, backend) => {
       const config = referenceCnnConfig({
         imageSize: 9,
         stem: 4,
@@ -36,15 +45,16 @@ describe('reference CNN gradient on wasm (lorkd kernels) vs the cpu backend', ()
       const params = initReferenceCnnParams(config, 9);
       const size = paramCount(referenceCnnLayout(config));
       const grad = referenceCnnGradientFunction(config);
-      const run = async (backend: 'cpu' | 'wasm') => {
-        await selectBackend({ preference: backend });
+      const run = async (preference: 'cpu' | 'wasm' | 'native') => {
+        await selectBackend({ preference });
         const g = new Float32Array(size);
         const { loss } = await grad(params, batch, 4, g);
         return { loss, g };
       };
       const cpu = await run('cpu');
-      const wasm = await run('wasm');
+      const wasm = await run(backend);
       expect(tf.getBackend()).toBe('wasm');
+      expect(tf.getKernel(GROUP_NORM_KERNEL, 'wasm') !== undefined).toBe(backend === 'native');
       expect(wasm.loss).toBeCloseTo(cpu.loss, 5);
       let diff = 0;
       let mag = 0;

@@ -1,5 +1,6 @@
 import './gradients.js';
 import * as tf from '@tensorflow/tfjs-core';
+import { GROUP_NORM_KERNEL, type GroupNormAttrs } from './native/group-norm-kernel.js';
 
 /**
  * The reference CNN of the training benchmark: stem 3x3 conv in→32, residual blocks of two 3x3 convs
@@ -134,32 +135,47 @@ function convBias(x: tf.Tensor4D, params: Params, name: string, stride: number):
   });
 }
 
-function groupNorm(x: tf.Tensor4D, params: Params, name: string, groups: number): tf.Tensor4D {
+/** GroupNorm (then ReLU when `relu`): the fused native kernel when the backend has it, else tfjs ops. */
+function groupNorm(x: tf.Tensor4D, params: Params, name: string, groups: number, relu: boolean): tf.Tensor4D {
   const [n, h, w, c] = x.shape;
   const g = Math.min(groups, c);
+  const gamma = get(params, `${name}/gamma`);
+  const beta = get(params, `${name}/beta`);
+  if (c % g === 0 && tf.getKernel(GROUP_NORM_KERNEL, tf.getBackend()) !== undefined) {
+    const attrs: GroupNormAttrs = { groups: g, epsilon: 1e-5, relu };
+    const [y, mean, rstd] = tf
+      .engine()
+      .runKernel(GROUP_NORM_KERNEL, { x, gamma, beta }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+    tf.dispose([mean as tf.Tensor, rstd as tf.Tensor]);
+    return y as tf.Tensor4D;
+  }
   const grouped = tf.reshape(x, [n, h, w, g, c / g]);
   const { mean, variance } = tf.moments(grouped, [1, 2, 4], true);
   const normed = tf.reshape(tf.div(tf.sub(grouped, mean), tf.sqrt(tf.add(variance, 1e-5))), [n, h, w, c]);
-  return tf.add(tf.mul(normed, get(params, `${name}/gamma`)), get(params, `${name}/beta`)) as tf.Tensor4D;
+  const y = tf.add(tf.mul(normed, gamma), beta) as tf.Tensor4D;
+  return relu ? tf.relu(y) : y;
 }
 
+/** conv + bias, then GroupNorm when the config has it, then ReLU when `relu` (fused into the norm kernel). */
 function convNorm(
   x: tf.Tensor4D,
   params: Params,
   name: string,
   stride: number,
   config: ReferenceCnnConfig,
+  relu = false,
 ): tf.Tensor4D {
   const y = convBias(x, params, name, stride);
-  return config.norm === 'group' ? groupNorm(y, params, name, config.groups) : y;
+  if (config.norm === 'group') return groupNorm(y, params, name, config.groups, relu);
+  return relu ? tf.relu(y) : y;
 }
 
 /** Logits [N, classes] of the reference CNN for NHWC images `x`. */
 export function referenceCnnLogits(params: Params, x: tf.Tensor4D, config: ReferenceCnnConfig): tf.Tensor2D {
-  let h = tf.relu(convNorm(x, params, 'stem', 1, config));
+  let h = convNorm(x, params, 'stem', 1, config, true);
   let cin = config.stem;
   config.blocks.forEach((b, i) => {
-    const a = tf.relu(convNorm(h, params, `block${i}/conv1`, b.stride, config));
+    const a = convNorm(h, params, `block${i}/conv1`, b.stride, config, true);
     const main = convNorm(a, params, `block${i}/conv2`, 1, config);
     const shortcut = b.stride !== 1 || cin !== b.channels ? convBias(h, params, `block${i}/shortcut`, b.stride) : h;
     h = tf.relu(tf.add(main, shortcut)) as tf.Tensor4D;
