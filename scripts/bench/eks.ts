@@ -2,11 +2,11 @@
  * EKS benchmark: forward+backward (gradients w.r.t. W0, bias, every A_t/B_t and x) of one LoRKD expert
  * conv on a mixed-region batch, side by side in one run: the bare conv (no experts), each EKS strategy
  * (`masked`, `split`), the strategy `auto` picks, and the naive loop (one full-batch pass per region).
- * The variants run interleaved, one step each per round, so load from other processes hits them alike; the
- * ratios are medians of the per-round ratios.
+ * The variants run interleaved, `--steps` consecutive steps each per round, so load from other processes hits
+ * them alike; times are medians over rounds of the per-step mean, ratios medians of the per-round ratios.
  *
  *   node --conditions=lorkd-source --import tsx scripts/bench/eks.ts --regions 8 --rank 4 --batch 64 [--json]
- *        [--cin 64] [--cout 64] [--size 16] [--kernel 3] [--stride 1] [--rounds 10]
+ *        [--cin 64] [--cout 64] [--size 16] [--kernel 3] [--stride 1] [--rounds 10] [--steps 3]
  *        [--shapes 32x28,64x14,16x64]   (channels x size, cin = cout; one result per shape)
  *        [--profile]                     (per-kernel time of one step of each variant)
  *        [--backend auto|native|wasm|cpu]
@@ -34,6 +34,7 @@ const { values } = parseArgs({
     kernel: { type: 'string', default: '3' },
     stride: { type: 'string', default: '1' },
     rounds: { type: 'string', default: '10' },
+    steps: { type: 'string', default: '3' },
     shapes: { type: 'string' },
     backend: { type: 'string', default: 'auto' },
     profile: { type: 'boolean', default: false },
@@ -55,6 +56,7 @@ const n = num('batch');
 const k = num('kernel');
 const stride = num('stride');
 const rounds = num('rounds');
+const steps = num('steps');
 interface Shape {
   cin: number;
   cout: number;
@@ -83,14 +85,14 @@ function step(v: Variant): void {
   tf.dispose([value, ...Object.values(grads)]);
 }
 
-/** One fwd+bwd: wall ms and CPU ms of this process (all threads). */
-function timeOnce(v: Variant): { wall: number; cpu: number } {
+/** Mean fwd+bwd over `steps` consecutive steps: wall ms and CPU ms of this process (all threads). */
+function timeSteps(v: Variant): { wall: number; cpu: number } {
   const c0 = process.cpuUsage();
   const t0 = performance.now();
-  step(v);
-  const wall = performance.now() - t0;
+  for (let i = 0; i < steps; i++) step(v);
+  const wall = (performance.now() - t0) / steps;
   const c = process.cpuUsage(c0);
-  return { wall, cpu: (c.user + c.system) / 1000 };
+  return { wall, cpu: (c.user + c.system) / 1000 / steps };
 }
 
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)] as number;
@@ -147,7 +149,7 @@ async function bench(shape: Shape, seed: number) {
   const cpu = new Map<string, number[]>(variants.map((v) => [v.name, []]));
   for (let i = 0; i < rounds; i++) {
     for (const v of variants) {
-      const t = timeOnce(v);
+      const t = timeSteps(v);
       wall.get(v.name)?.push(t.wall);
       cpu.get(v.name)?.push(t.cpu);
     }
@@ -193,7 +195,7 @@ for (const [i, shape] of shapes.entries()) {
     continue;
   }
   console.log(
-    `backend ${res.backend}; ${res.layer}; batch ${n}, ${T} regions interleaved, rank ${r}; medians of ${rounds} interleaved rounds`,
+    `backend ${res.backend}; ${res.layer}; batch ${n}, ${T} regions interleaved, rank ${r}; medians of ${rounds} interleaved rounds of ${steps} steps`,
   );
   console.log(`  bare conv          ${res.bare_ms.toFixed(1)} ms wall`);
   console.log(`  EKS masked         ${res.masked_ms.toFixed(1)} ms wall (${res.masked_over_bare}x bare)`);

@@ -135,6 +135,10 @@ describe('ExpertConv2D layer', () => {
     const y = (layer.apply([x, onehot]) as tf.Tensor).dataSync();
     for (const s of ['masked', 'split'] as const)
       expect(relErr(layer.eks(x, regions, s).dataSync(), y)).toBeLessThan(1e-5);
+    // an already sorted batch takes the no-gather path
+    const sortedRegions = Int32Array.from([0, 1, 1]);
+    const ySorted = (layer.apply([x, tf.oneHot(tf.tensor1d(sortedRegions, 'int32'), 2)]) as tf.Tensor).dataSync();
+    expect(relErr(layer.eks(x, sortedRegions, 'split').dataSync(), ySorted)).toBeLessThan(1e-5);
     const copy = ExpertConv2D.fromConfig(ExpertConv2D, layer.getConfig()) as ExpertConv2D;
     expect(copy.getConfig()).toEqual(layer.getConfig());
     expect(copy.computeOutputShape([null, 5, 5, 2])).toEqual([null, 5, 5, 4]);

@@ -113,11 +113,16 @@ export class ExpertConv2D extends layers.Layer {
     });
   }
 
-  /** EKS on a batch in any order: routes by `regions` (host array) with the given strategy, returns rows in input order. */
+  /**
+   * EKS on a batch in any order: routes by `regions` (host array) with the given strategy, returns rows in
+   * input order (an unsorted batch is gathered into region order and back).
+   */
   eks(x: tf.Tensor4D, regions: Int32Array, strategy: EksStrategy = 'auto'): tf.Tensor4D {
     if (!this.built) this.build([x.shape]);
     return tf.tidy(() => {
       const { perm, layout } = sortByRegion(regions, this.regions.length);
+      // an already region-sorted batch (what the model feeds every layer) needs no gather in or out
+      if (perm.every((p, i) => p === i)) return eksConv2d(x, this.expertWeights(), layout, this.strides, strategy);
       const inv = new Int32Array(perm.length);
       perm.forEach((p, i) => {
         inv[p] = i;
