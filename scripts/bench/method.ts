@@ -3,15 +3,18 @@
  * data (oriented gratings; region t asks "is grating t stronger than grating t+1?"), the same narrow
  * student distilled without experts (MTL-KD) and with per-region experts (LoRKD), and the folded
  * experts. Prints per-region accuracy and parameter counts (markdown table, or one JSON line).
+ * `--data phantoms` runs the same on the phantom anatomies of `@lorkd/data` (`generatePhantoms`: the first
+ * `--regions` anatomies, `--train`/`--test` images per region, `--size` 28|64|128, `--conflict`).
  *
  *   node --conditions=lorkd-source --import tsx scripts/bench/method.ts [--regions 4] [--size 8]
  *        [--train 400] [--test 250] [--student-width 2] [--teacher-width 8] [--depth 1] [--rank 2]
  *        [--teacher-steps 200] [--student-steps 300] [--batch 32] [--lr 0.02] [--seeds 1,2,3]
- *        [--backend auto|native|wasm|cpu] [--json]
+ *        [--backend auto|native|wasm|cpu] [--json] [--data gratings|phantoms] [--conflict 0.7]
  */
 import { parseArgs } from 'node:util';
 import { type BackendPreference, selectBackend } from '@lorkd/compute';
-import { type EvalResult, type MethodCheckResult, runMethodCheck } from '@lorkd/model';
+import { generatePhantoms, type Split } from '@lorkd/data';
+import { type EvalResult, type MethodCheckData, type MethodCheckResult, runMethodCheck } from '@lorkd/model';
 
 const { values } = parseArgs({
   options: {
@@ -33,8 +36,14 @@ const { values } = parseArgs({
     seeds: { type: 'string', default: '1,2,3' },
     backend: { type: 'string', default: 'wasm' },
     json: { type: 'boolean', default: false },
+    data: { type: 'string', default: 'gratings' },
+    conflict: { type: 'string', default: '0.7' },
   },
 });
+if (values.data !== 'gratings' && values.data !== 'phantoms') {
+  console.error(`--data must be gratings or phantoms, got ${values.data}`);
+  process.exit(2);
+}
 const n = (k: keyof typeof values) => {
   const v = Number(values[k]);
   if (!(v > 0)) {
@@ -47,10 +56,43 @@ const decision = await selectBackend({ preference: values.backend as BackendPref
 const seeds = String(values.seeds)
   .split(',')
   .map((s) => Number(s));
+
+/** The phantom benchmark (train and test splits) in the method check's form. */
+function phantomData(seed: number): MethodCheckData {
+  const size = n('size');
+  if (size !== 28 && size !== 64 && size !== 128) {
+    console.error(`--size must be 28, 64 or 128 with --data phantoms, got ${size}`);
+    process.exit(2);
+  }
+  const conflict = Number(values.conflict);
+  if (!(conflict >= 0 && conflict <= 1)) {
+    console.error(`--conflict must be in [0, 1], got ${values.conflict}`);
+    process.exit(2);
+  }
+  const d = generatePhantoms({
+    regions: n('regions'),
+    seed,
+    imageSize: size,
+    trainPerRegion: n('train'),
+    valPerRegion: 0,
+    testPerRegion: n('test'),
+    conflict,
+    masks: false,
+  });
+  const batch = (s: Split) => ({ x: s.images, labels: s.labels, regions: s.regions });
+  return {
+    train: batch(d.train),
+    test: batch(d.test),
+    inputShape: [size, size, 1],
+    regions: d.regions.map((r) => ({ name: r.name, numClasses: r.labels.length })),
+  };
+}
+
 const results: (MethodCheckResult & { seed: number; seconds: number })[] = [];
 for (const seed of seeds) {
   const t0 = performance.now();
   const r = runMethodCheck({
+    ...(values.data === 'phantoms' ? { data: phantomData(seed) } : {}),
     regions: n('regions'),
     size: n('size'),
     trainPerRegion: n('train'),

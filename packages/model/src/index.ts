@@ -38,6 +38,7 @@ export {
   teacherLogits,
 } from './inference.js';
 export {
+  type MethodCheckData,
   type MethodCheckOptions,
   type MethodCheckResult,
   makeConflictingData,

@@ -1,6 +1,7 @@
 import { selectBackend } from '@lorkd/compute';
 import { describe, expect, it } from 'vitest';
 import { makeConflictingData, runMethodCheck } from './method-check.js';
+import { Rng } from './rng.js';
 
 describe('method check', () => {
   it('makes data whose regions disagree about the same images', () => {
@@ -40,4 +41,48 @@ describe('method check', () => {
     expect(r.params.foldedExpert).toBeLessThan(r.params.lorkdTotal);
     expect(r.params.teacher).toBeGreaterThan(r.params.foldedExpert);
   }, 180_000);
+
+  it('runs on given data with per-region label sets (e.g. phantoms), folded experts matching the student', async () => {
+    await selectBackend({ preference: 'wasm' });
+    const rng = new Rng(4);
+    const classes = [3, 2];
+    const make = (n: number) => {
+      const regions = Int32Array.from({ length: n }, (_, i) => i % 2);
+      return {
+        x: rng.uniform(n * 36, 1),
+        labels: Int32Array.from(regions, (t) => Math.floor(rng.next() * (classes[t] as number))),
+        regions,
+      };
+    };
+    const r = runMethodCheck({
+      regions: 0,
+      size: 0,
+      trainPerRegion: 0,
+      testPerRegion: 0,
+      studentWidth: 2,
+      teacherWidth: 4,
+      depth: 1,
+      rank: 2,
+      alpha: 4,
+      teacherSteps: 3,
+      studentSteps: 3,
+      batchSize: 8,
+      lr: 0.01,
+      beta: 1,
+      temperature: 2,
+      seed: 2,
+      data: {
+        train: make(24),
+        test: make(12),
+        inputShape: [6, 6, 1],
+        regions: [
+          { name: 'a', numClasses: 3 },
+          { name: 'b', numClasses: 2 },
+        ],
+      },
+    });
+    expect(r.lorkd.regions.map((x) => x.name)).toEqual(['a', 'b']);
+    expect(r.folded.regions.map((x) => x.accuracy)).toEqual(r.lorkd.regions.map((x) => x.accuracy));
+    expect(r.foldedMaxAbsDiff).toBeLessThan(1e-4);
+  }, 60_000);
 });

@@ -125,6 +125,28 @@ export interface MethodCheckOptions {
   readonly beta: number;
   readonly temperature: number;
   readonly seed: number;
+  /**
+   * Data to run on instead of the generated gratings (e.g. phantoms from `@lorkd/data`); `regions`,
+   * `size`, `trainPerRegion` and `testPerRegion` are then ignored.
+   */
+  readonly data?: MethodCheckData;
+}
+
+/** Train and test samples with their image shape and per-region label sets. */
+export interface MethodCheckData {
+  readonly train: Batch;
+  readonly test: Batch;
+  readonly inputShape: readonly [number, number, number];
+  readonly regions: readonly { readonly name: string; readonly numClasses: number }[];
+}
+
+function gratingData(o: MethodCheckOptions): MethodCheckData {
+  return {
+    train: makeConflictingData({ regions: o.regions, perRegion: o.trainPerRegion, size: o.size, seed: o.seed }),
+    test: makeConflictingData({ regions: o.regions, perRegion: o.testPerRegion, size: o.size, seed: o.seed + 1000 }),
+    inputShape: [o.size, o.size, 1],
+    regions: Array.from({ length: o.regions }, (_, t) => ({ name: `region-${t}`, numClasses: 2 })),
+  };
 }
 
 export interface MethodCheckResult {
@@ -152,17 +174,12 @@ export interface MethodCheckResult {
  * LayersModel and scored on its own region's test samples.
  */
 export function runMethodCheck(o: MethodCheckOptions): MethodCheckResult {
-  const train = makeConflictingData({ regions: o.regions, perRegion: o.trainPerRegion, size: o.size, seed: o.seed });
-  const test = makeConflictingData({
-    regions: o.regions,
-    perRegion: o.testPerRegion,
-    size: o.size,
-    seed: o.seed + 1000,
-  });
-  const regions = Array.from({ length: o.regions }, (_, t) => ({ name: `region-${t}`, numClasses: 2, rank: o.rank }));
+  const data = o.data ?? gratingData(o);
+  const { train, test } = data;
+  const regions = data.regions.map((r) => ({ name: r.name, numClasses: r.numClasses, rank: o.rank }));
   const base = {
     family: 'resnet' as const,
-    inputShape: [o.size, o.size, 1] as [number, number, number],
+    inputShape: [...data.inputShape] as [number, number, number],
     depth: o.depth,
     groupNormGroups: 2,
     regions,
@@ -191,7 +208,7 @@ export function runMethodCheck(o: MethodCheckOptions): MethodCheckResult {
     const foldedLogits = new Float32Array(logitOffsets(student, test.regions).at(-1) ?? 0);
     const studentLogits = predictLogits(student, test.x, test.regions);
     const off = logitOffsets(student, test.regions);
-    for (let t = 0; t < o.regions; t++) {
+    for (let t = 0; t < regions.length; t++) {
       const idx = Array.from(test.regions.keys()).filter((i) => test.regions[i] === t);
       const xs = new Float32Array(idx.length * per);
       idx.forEach((s, i) => {
@@ -199,10 +216,11 @@ export function runMethodCheck(o: MethodCheckOptions): MethodCheckResult {
       });
       const model: LayersModel = fold(student, t);
       const y = tf.tidy(() =>
-        (model.predict(tf.tensor4d(xs, [idx.length, o.size, o.size, 1])) as tf.Tensor).dataSync(),
+        (model.predict(tf.tensor4d(xs, [idx.length, ...data.inputShape])) as tf.Tensor).dataSync(),
       );
+      const k = regions[t]?.numClasses ?? 2;
       idx.forEach((s, i) => {
-        foldedLogits.set(y.subarray(i * 2, i * 2 + 2), off[s] as number);
+        foldedLogits.set(y.subarray(i * k, (i + 1) * k), off[s] as number);
       });
       model.dispose();
     }
