@@ -33,10 +33,11 @@ export interface RegionLayout {
  * How a mixed-region batch is convolved (all exact):
  * - `masked`: one shared W0 conv over the batch plus one low-rank path over all present regions at once
  *   (k×k conv to Σr channels, each sample's channels scaled by s_t for its own region and 0 elsewhere,
- *   then a 1×1 conv back), no per-region ops;
- * - `split`: one conv per present region on its contiguous slice with the folded kernel W0 + s·ΔW_t,
- *   then concatenation (a single-region batch is one plain conv);
- * - `auto`: `split` when one region is present, else `masked` when Σr over present regions <= Cout, else `split`.
+ *   then a matmul back to Cout), no per-region ops; costs about 1 + 1.2·Σr/Cout bare convs;
+ * - `split`: the folded kernels W0 + s·ΔW_t of all present regions in one batched op, then one conv per
+ *   region on its contiguous rows ({@link rowGroupedConv2d}); the bare conv's FLOPs plus row copies and
+ *   per-group kernel calls (a single-region batch is one plain conv);
+ * - `auto`: see {@link chooseStrategy}.
  */
 export type EksStrategy = 'masked' | 'split' | 'auto';
 
@@ -121,12 +122,21 @@ export function foldedKernels(w: ExpertConvWeights, regions: readonly number[]):
   return tf.reshape(tf.add(tf.reshape(w.w0, [1, k, cout]), delta), [regions.length, kh, kw, cin, cout]);
 }
 
-/** The strategy `auto` picks for this layer and batch (see {@link EksStrategy}). */
+/**
+ * The strategy `auto` picks for this layer and batch: `split` when one region is present (a plain conv with
+ * the folded kernel); otherwise `masked` only when its extra k×k conv to Σr channels is small,
+ * MASKED_MAX_RANK_FRACTION·Cout or less (Σr over present regions), else `split`. Measured in
+ * docs/benchmarks.md (scripts/bench/eks.ts): at Σr/Cout = 0.5–2 split costs 1.1–1.4x the bare conv and masked
+ * 1.5–2.5x; masked's extra ≈ 1.2·Σr/Cout only undercuts split's overhead (≈ 0.1–0.3) below ≈ 1/6.
+ */
 export function chooseStrategy(w: ExpertConvWeights, layout: RegionLayout): 'masked' | 'split' {
   const groups = present(layout);
   if (groups.length <= 1) return 'split';
-  return expertRanks(w, groups) <= w.w0.shape[3] ? 'masked' : 'split';
+  return expertRanks(w, groups) <= MASKED_MAX_RANK_FRACTION * w.w0.shape[3] ? 'masked' : 'split';
 }
+
+/** `auto` uses `masked` while Σr over the present regions ≤ this fraction of Cout (see {@link chooseStrategy}). */
+export const MASKED_MAX_RANK_FRACTION = 1 / 6;
 
 function maskedConv(x: tf.Tensor4D, w: ExpertConvWeights, layout: RegionLayout, stride: number): tf.Tensor4D {
   const groups = present(layout).filter((g) => hasExpert(w, g.region));
