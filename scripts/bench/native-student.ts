@@ -1,6 +1,7 @@
 // LoRKD student training (resnet, 8 regions of rank 4, batch 64 mixed regions; 28x28 and 64x64): lorkd on wasm +
 // native oneDNN kernels with GroupNorm as tfjs ops ("before") and as the fused native kernel ("after"), against the
-// same student written in PyTorch (scripts/bench/native-student-torch.py), in one run, each in its own process.
+// same student built in PyTorch from lorkd's own graph (scripts/bench/native-student-torch.py), in one run, each in
+// its own process. Both sides must agree on parameter count and every conv's output shape, or the run says so.
 //   node --conditions=lorkd-source --import tsx scripts/bench/native-student.ts [--sizes=28,64] [--batch=64]
 //        [--seconds=10] [--rounds=2] [--modes=native-ops,native,torch] [--strategy=masked|auto|split] [--width=16]
 //        [--depth=4] [--regions=8] [--rank=4] [--threads=2] [--wait=passive|default] [--profile]
@@ -10,8 +11,9 @@
 // `masked` by default, the path the PyTorch student mirrors) then the AdamW update of @lorkd/model's Optimizer.
 // GFLOP/s counts 3 x (conv + head forward FLOPs + the sample's own low-rank expert path) per sample (countFlops).
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 type Mode = 'wasm' | 'native-ops' | 'native' | 'torch';
@@ -24,6 +26,8 @@ interface Result {
   samplesPerSec: number;
   losses: number[];
   info: string;
+  /** Parameter count and every conv's output HxWxC in execution order: must match between lorkd and PyTorch. */
+  signature: string;
   profile?: string;
 }
 
@@ -69,6 +73,8 @@ async function runTfjs(mode: Exclude<Mode, 'torch'>, size: number): Promise<Resu
   const fused = tf.getKernel('LorkdGroupNorm', tf.getBackend()) !== undefined;
   if (mode === 'native-ops' && fused) tf.unregisterKernel('LorkdGroupNorm', tf.getBackend());
   const model = buildStudent(studentConfig(size));
+  const convShapes = model.arch.nodes.flatMap((n) => (n.op === 'conv' ? [n.shape.join('x')] : []));
+  const signature = `${model.params.reduce((a, p) => a + p.size, 0)} ${convShapes.join(',')}`;
   const optimizer = createOptimizer({
     optimizer: { kind: 'adamw', lr: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 1e-4 },
     totalSteps: 1_000_000,
@@ -130,6 +136,7 @@ async function runTfjs(mode: Exclude<Mode, 'torch'>, size: number): Promise<Resu
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
     samplesPerSec: (steps * batch) / secs,
     losses: losses.slice(0, 5),
+    signature,
     info: `${decision.tier} (${decision.tfBackend}), GroupNorm ${mode === 'native' && fused ? 'fused kernel' : 'tfjs ops'}, EKS ${strategy}`,
     ...(profile ? { profile } : {}),
   };
@@ -145,12 +152,25 @@ const self = fileURLToPath(import.meta.url);
 const torchScript = fileURLToPath(new URL('./native-student-torch.py', import.meta.url));
 const tcmalloc = '/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4';
 
+// lorkd's student graph for PyTorch to build the same network from (see native-student-torch.py).
+const { buildStudent, countFlops } = await import('@lorkd/model');
+await (await import('@lorkd/compute')).selectBackend({ preference: 'cpu', quiet: true }); // only to build graphs
+const tmp = mkdtempSync(join(tmpdir(), 'lorkd-student-'));
+function archFile(size: number): string {
+  const model = buildStudent(studentConfig(size));
+  const file = join(tmp, `arch-${size}.json`);
+  const arch = { nodes: model.arch.nodes, featureChannels: model.arch.featureChannels, classes: 4, alpha: 16 };
+  writeFileSync(file, JSON.stringify(arch));
+  model.dispose();
+  return file;
+}
+
 function runChild(mode: Mode, size: number): Result | { mode: Mode; size: number; error: string } {
   const env = { ...process.env, OMP_NUM_THREADS: String(threads), ...(passive ? { OMP_WAIT_POLICY: 'passive' } : {}) };
   const common = [String(size), String(batch), String(seconds), String(threads)];
   const res =
     mode === 'torch'
-      ? spawnSync('/usr/bin/python3', [torchScript, ...common, ...[regions, rank, width, depth].map(String)], {
+      ? spawnSync('/usr/bin/python3', [torchScript, ...common, String(regions), String(rank), archFile(size)], {
           env: existsSync(tcmalloc) ? { ...env, LD_PRELOAD: tcmalloc } : env,
           encoding: 'utf8',
           timeout: (seconds * 4 + 300) * 1000,
@@ -181,8 +201,6 @@ function runChild(mode: Mode, size: number): Result | { mode: Mode; size: number
 }
 
 // FLOPs per training sample, from the model's own counter: 3 x (forward convs + head + own-region expert path).
-const { buildStudent, countFlops } = await import('@lorkd/model');
-await (await import('@lorkd/compute')).selectBackend({ preference: 'cpu', quiet: true }); // only to count FLOPs
 function trainFlops(size: number): number {
   const model = buildStudent(studentConfig(size));
   const f = countFlops(model);
@@ -214,6 +232,10 @@ for (const size of sizes) {
       if (b === undefined || r.samplesPerSec > b.samplesPerSec) best.set(mode, { ...r, load: l });
     }
   }
+  const signatures = new Set([...best.values()].map((r) => r.signature));
+  if (signatures.size > 1) {
+    failures.push(`${size}: the students differ (params, conv output shapes): ${[...signatures].join(' | ')}`);
+  }
   const flops = trainFlops(size);
   const torch = best.get('torch');
   const torchPerCpu = torch ? (torch.samplesPerSec * torch.seconds) / torch.cpuSeconds : undefined;
@@ -233,9 +255,17 @@ for (const size of sizes) {
     );
   }
 }
+rmSync(tmp, { recursive: true, force: true });
+const sig = (size: number) => {
+  const m = buildStudent(studentConfig(size));
+  const convs = m.arch.nodes.flatMap((n) => (n.op === 'conv' ? [`${n.shape[0]}x${n.shape[1]}x${n.shape[2]}`] : []));
+  const out = `${size}x${size}: ${m.params.reduce((a, p) => a + p.size, 0)} params, conv outputs ${convs.join(' ')}`;
+  m.dispose();
+  return out;
+};
 process.stdout.write(
   `\nLoRKD student: resnet width ${width} depth ${depth}, ${regions} regions of rank ${rank} (alpha 16), GroupNorm 4 groups, ` +
     `batch ${batch} (${Math.floor(batch / regions)} per region), EKS ${strategy}; ${seconds} s per run, best of ${rounds} rounds, ` +
     `${threads} threads${passive ? ' (OMP_WAIT_POLICY=passive)' : ''}; load ${load0.toFixed(1)} at start, ${load().toFixed(1)} at end, ` +
-    `${cpus().length} CPUs (shared machine)\n${rows.join('\n')}\n${failures.join('\n')}\n`,
+    `${cpus().length} CPUs (shared machine)\n${sizes.map(sig).join('\n')}\n${rows.join('\n')}\n${failures.join('\n')}\n`,
 );
