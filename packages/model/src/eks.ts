@@ -171,24 +171,43 @@ function maskedConv(x: tf.Tensor4D, w: ExpertConvWeights, layout: RegionLayout, 
   return tf.add(base, low);
 }
 
-interface RangeReadable {
-  readSync(dataId: object, start?: number, end?: number): tf.backend_util.BackendValues;
+/** The parts of tfjs-backend-wasm's backend that {@link rows} uses (tensor data lives on the wasm heap). */
+interface WasmHeap {
+  wasm: { HEAPU8: Uint8Array };
+  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+}
+
+function wasmHeap(): WasmHeap | null {
+  const b = tf.engine().backend as unknown as Partial<WasmHeap>;
+  return tf.getBackend() === 'wasm' &&
+    typeof b.makeOutput === 'function' &&
+    b.wasm?.HEAPU8 instanceof Uint8Array &&
+    typeof b.dataIdMap?.get === 'function'
+    ? (b as WasmHeap)
+    : null;
 }
 
 /**
  * Rows [start, start + count) of `t` along axis 0, as a new tensor with no gradient of its own. On the wasm
- * backend (also under lorkd's native kernels) it copies just that range of the heap: tfjs-wasm's Slice copies
- * the whole input on every call, which made per-group slicing cost as much as the convs. Elsewhere, a slice.
+ * backend (also under lorkd's native kernels) one memmove of just those bytes within the heap: tfjs-wasm's
+ * Slice copies the whole input out of the heap on every call, which made per-group slicing cost as much as
+ * the convs. Elsewhere, a slice.
  */
 function rows<R extends tf.Rank>(t: tf.Tensor<R>, start: number, count: number): tf.Tensor<R> {
   const shape = t.shape as number[];
   const n = shape[0] as number;
   if (start === 0 && count === n) return t;
-  const per = t.size / n;
-  if (tf.getBackend() === 'wasm' && t.dtype === 'float32') {
-    const backend = tf.engine().backend as unknown as RangeReadable;
-    const values = backend.readSync(t.dataId, start * per, (start + count) * per) as Float32Array;
-    return tf.tensor(values, [count, ...shape.slice(1)], 'float32') as unknown as tf.Tensor<R>;
+  const heap = t.dtype === 'float32' ? wasmHeap() : null;
+  const from = heap?.dataIdMap.get(t.dataId)?.memoryOffset;
+  if (heap && from !== undefined) {
+    const outShape = [count, ...shape.slice(1)];
+    const out = heap.makeOutput(outShape, 'float32');
+    const to = heap.dataIdMap.get(out.dataId)?.memoryOffset as number;
+    const bytes = (t.size / n) * 4;
+    // read HEAPU8 after the allocation: the wasm memory may have grown (offsets stay valid)
+    heap.wasm.HEAPU8.copyWithin(to, from + start * bytes, from + (start + count) * bytes);
+    return tf.engine().makeTensorFromTensorInfo(out) as tf.Tensor<R>;
   }
   const begin = shape.map(() => 0);
   begin[0] = start;
