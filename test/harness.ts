@@ -1,7 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { RunRecord, RunSpecInput } from '@lorkd/contracts';
+import type { RunEvent, RunRecord, RunSpecInput } from '@lorkd/contracts';
 import { CheckpointStore, createObjectStore, type ObjectStore } from '@lorkd/storage';
 import { freePort, type RedisServerHandle, type S3ServerHandle, startRedisServer, startS3Server } from '@lorkd/testing';
 
@@ -14,12 +17,19 @@ const MAIN = {
 /** One OS process of the cluster, with its output kept for failure messages. */
 export interface AppProcess {
   readonly name: string;
+  /** Where a worker serves /healthz, /readyz and /metrics. */
+  readonly httpPort?: number;
   readonly child: ChildProcess;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   output(): string;
 }
 
-export function spawnApp(app: 'coordinator' | 'worker', name: string, env: Record<string, string>): AppProcess {
+export function spawnApp(
+  app: 'coordinator' | 'worker',
+  name: string,
+  env: Record<string, string>,
+  httpPort?: number,
+): AppProcess {
   const child = spawn(process.execPath, ['--conditions=lorkd-source', '--import', 'tsx', MAIN[app]], {
     cwd: ROOT,
     env: { ...process.env, ...env, LORKD_WORKER_ID: name },
@@ -35,7 +45,7 @@ export function spawnApp(app: 'coordinator' | 'worker', name: string, env: Recor
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
-  return { name, child, exited, output: () => out };
+  return { name, child, exited, output: () => out, ...(httpPort !== undefined ? { httpPort } : {}) };
 }
 
 /** A whole local cluster: redis-server, an S3-compatible server, a coordinator and workers (processes). */
@@ -44,20 +54,42 @@ export class Cluster {
   coordinator: AppProcess | undefined;
   private counter = 0;
 
+  private s3Up = true;
+
   private constructor(
     readonly redis: RedisServerHandle,
-    readonly s3: S3ServerHandle,
+    private s3Server: S3ServerHandle,
+    private readonly s3Dir: string,
     readonly apiPort: number,
     readonly token: string,
   ) {}
 
   static async start(options: { workers: number }): Promise<Cluster> {
     const redis = await startRedisServer();
-    const s3 = await startS3Server();
-    const c = new Cluster(redis, s3, await freePort(), 'e2e-test-token-1234');
+    const s3Dir = await mkdtemp(join(tmpdir(), 'lorkd-e2e-s3-'));
+    const s3 = await startS3Server({ dir: s3Dir });
+    const c = new Cluster(redis, s3, s3Dir, await freePort(), 'e2e-test-token-1234');
     await c.startCoordinator();
-    for (let i = 0; i < options.workers; i++) c.startWorker();
+    for (let i = 0; i < options.workers; i++) await c.startWorker();
     return c;
+  }
+
+  get s3(): S3ServerHandle {
+    return this.s3Server;
+  }
+
+  /** Stops the S3 server: its port is closed, the objects are kept for `startS3`. */
+  async stopS3(): Promise<void> {
+    if (!this.s3Up) return;
+    this.s3Up = false;
+    await this.s3Server.stop();
+  }
+
+  /** Starts the S3 server again on the same port with the same objects. */
+  async startS3(): Promise<void> {
+    if (this.s3Up) return;
+    this.s3Server = await startS3Server({ port: this.s3Server.port, dir: this.s3Dir, bucket: this.s3Server.bucket });
+    this.s3Up = true;
   }
 
   get env(): Record<string, string> {
@@ -93,10 +125,20 @@ export class Cluster {
     }
   }
 
-  startWorker(): AppProcess {
-    const w = spawnApp('worker', `w${this.counter++}`, this.env);
+  /** Starts a worker process (own /metrics port); resolves once spawned, not once it takes jobs. */
+  async startWorker(env: Record<string, string> = {}): Promise<AppProcess> {
+    const port = await freePort();
+    const w = spawnApp('worker', `w${this.counter++}`, { ...this.env, LORKD_WORKER_PORT: String(port), ...env }, port);
     this.workers.push(w);
     return w;
+  }
+
+  /** A worker's `/metrics` text. */
+  async scrapeMetrics(p: AppProcess): Promise<string> {
+    if (p.httpPort === undefined) throw new Error(`${p.name} has no HTTP port`);
+    const res = await fetch(`http://127.0.0.1:${p.httpPort}/metrics`);
+    if (!res.ok) throw new Error(`${p.name} /metrics: HTTP ${res.status}`);
+    return await res.text();
   }
 
   /** One API call on a fresh connection (no keep-alive: a reused idle socket can be closed under us). */
@@ -129,6 +171,57 @@ export class Cluster {
       );
       req.on('error', reject);
       req.end(payload);
+    });
+  }
+
+  /**
+   * The run's events from its start (the SSE stream), until `until` holds for one of them or
+   * `timeoutMs` passes; the events read so far either way.
+   */
+  events(id: string, until: (e: RunEvent) => boolean, timeoutMs = 15_000): Promise<RunEvent[]> {
+    return new Promise<RunEvent[]>((resolve, reject) => {
+      const got: RunEvent[] = [];
+      let buffer = '';
+      const finish = () => {
+        clearTimeout(timer);
+        req.destroy();
+        resolve(got);
+      };
+      const timer = setTimeout(finish, timeoutMs);
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port: this.apiPort,
+          path: `/api/runs/${id}/events`,
+          agent: false,
+          headers: { authorization: `Bearer ${this.token}`, accept: 'text/event-stream' },
+        },
+        (res) => {
+          res.on('data', (chunk: Buffer) => {
+            buffer += chunk.toString('utf8');
+            for (let cut = buffer.indexOf('\n\n'); cut >= 0; cut = buffer.indexOf('\n\n')) {
+              const block = buffer.slice(0, cut);
+              buffer = buffer.slice(cut + 2);
+              const data = block
+                .split('\n')
+                .filter((l) => l.startsWith('data: '))
+                .map((l) => l.slice(6))
+                .join('\n');
+              if (!data) continue;
+              const event = JSON.parse(data) as RunEvent;
+              got.push(event);
+              if (until(event)) return finish();
+            }
+          });
+          res.on('error', () => finish());
+        },
+      );
+      req.on('error', (err) => {
+        clearTimeout(timer);
+        if (got.length > 0) resolve(got);
+        else reject(err);
+      });
+      req.end();
     });
   }
 
@@ -193,12 +286,38 @@ export class Cluster {
     }
   }
 
+  /**
+   * Overwrites the manifest of the checkpoint LATEST names with garbage (what a torn or tampered
+   * object looks like); returns that step.
+   */
+  async corruptLatestCheckpoint(jobRunId: string): Promise<number> {
+    const store = await this.openStore();
+    try {
+      const ckpts = await CheckpointStore.create({ store, runId: jobRunId });
+      const latest = await ckpts.latest();
+      if (!latest) throw new Error(`no LATEST for ${jobRunId}`);
+      await store.put(ckpts.manifestKey(latest.step), new TextEncoder().encode('\u0000garbage{not json'));
+      return latest.step;
+    } finally {
+      await store.close();
+    }
+  }
+
+  /** SIGKILLs every worker (the coordinator, Redis and S3 stay up). */
+  async killWorkers(): Promise<void> {
+    const procs = [...this.workers];
+    for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+    await Promise.all(procs.map((p) => p.exited));
+    this.workers.length = 0;
+  }
+
   /** Stops every process (SIGKILL for those that do not exit within 10 s) and both servers. */
   async stop(): Promise<void> {
     const procs = [...this.workers, ...(this.coordinator ? [this.coordinator] : [])];
     await Promise.all(procs.map((p) => killAndWait(p)));
     await this.redis.stop();
-    await this.s3.stop();
+    await this.stopS3();
+    await rm(this.s3Dir, { recursive: true, force: true });
   }
 
   /** Stops the coordinator and all workers (SIGKILL), keeping Redis and S3: a full cluster stop. */
@@ -219,6 +338,16 @@ export async function killAndWait(p: AppProcess, signal: NodeJS.Signals = 'SIGTE
     p.child.kill('SIGKILL');
     await p.exited;
   }
+}
+
+/** The sum of a metric's samples over all label sets in a Prometheus text exposition. */
+export function sumSamples(text: string, name: string): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)/.exec(line);
+    if (m && m[1] === name) sum += Number(m[3]);
+  }
+  return sum;
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -2,7 +2,7 @@ import { selectBackend } from '@lorkd/compute';
 import { parseRunSpec, type RunRecord, type RunSpecInput, stageRunId } from '@lorkd/contracts';
 import { tinySpecInput, trainSingleProcess } from '@lorkd/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AppProcess, Cluster, maxRelError, sleep } from './harness.js';
+import { type AppProcess, Cluster, maxRelError, sleep, sumSamples } from './harness.js';
 
 const base = tinySpecInput({ regions: tinySpecInput().regions?.slice(0, 2) });
 const spec = (name: string, over: Partial<RunSpecInput> = {}): RunSpecInput => ({
@@ -56,7 +56,7 @@ describe('distributed runtime failures (processes on loopback)', () => {
     expect(done.restarts[0]).toMatchObject({ cause: 'crashed' });
     process.stderr.write(`kill -9 → restart decided after ${detectMs} ms (${restarted.restarts[0]?.reason})\n`);
     expect(detectMs).toBeLessThan(30_000);
-    cluster.startWorker(); // keep 4 workers for the next tests
+    await cluster.startWorker(); // keep 4 workers for the next tests
     expect(maxRelError(reference, await cluster.finalParams(stageRunId(run.id, 'student')))).toBeLessThanOrEqual(1e-4);
   }, 600_000);
 
@@ -72,7 +72,7 @@ describe('distributed runtime failures (processes on loopback)', () => {
     expect(done.restarts.map((r) => r.cause)).toContain('preempted');
     const pre = done.restarts.find((r) => r.cause === 'preempted');
     expect(pre?.fromStep).toBeGreaterThanOrEqual(2);
-    cluster.startWorker();
+    await cluster.startWorker();
     expect(maxRelError(reference, await cluster.finalParams(stageRunId(run.id, 'student')))).toBeLessThanOrEqual(1e-4);
   }, 600_000);
 
@@ -92,13 +92,71 @@ describe('distributed runtime failures (processes on loopback)', () => {
     expect(failedS3.state.phase === 'failed' && failedS3.state.reason).toMatch(/spec\.json/);
   }, 300_000);
 
+  it('unreachable S3 (closed port): the run fails with a clear storage reason, fast; the cluster then runs another', async () => {
+    await cluster.stopS3();
+    const started = Date.now();
+    try {
+      const run = await cluster.createRun(spec('no-s3'));
+      const failed = await cluster.waitForEnd(run.id, 90_000);
+      expect(failed.state).toMatchObject({ phase: 'failed', cause: 'storage' });
+      const reason = failed.state.phase === 'failed' ? failed.state.reason : '';
+      expect(reason).toMatch(/cannot write spec\.json .*ECONNREFUSED/);
+      expect(reason).not.toMatch(/\[object Object\]|S3RVER/);
+      expect(Date.now() - started).toBeLessThan(90_000);
+    } finally {
+      await cluster.startS3();
+    }
+    const tiny: Partial<RunSpecInput> = {
+      teacher: { kind: 'train', width: 4, depth: 1, steps: 1 },
+      training: { ...(base.training as object), steps: 2 } as RunSpecInput['training'],
+    };
+    const after = await cluster.createRun(spec('after-s3', tiny));
+    expect((await cluster.waitForEnd(after.id)).state.phase, cluster.logs()).toBe('done');
+  }, 300_000);
+
+  it('a corrupt latest checkpoint: the restart falls back to the previous one, says why, ends with equal params', async () => {
+    const input = spec('corrupt', {
+      training: { ...(base.training as object), steps: 10 } as RunSpecInput['training'],
+    });
+    const run = await cluster.createRun(input);
+    await cluster.waitFor(run.id, (r) => r.state.phase === 'training' && (r.lastCheckpoint?.step ?? 0) >= 4);
+    // every worker dies, so nothing writes checkpoints while the latest one is corrupted
+    await cluster.killWorkers();
+    const corrupted = await cluster.corruptLatestCheckpoint(stageRunId(run.id, 'student'));
+    for (let i = 0; i < 4; i++) await cluster.startWorker();
+    const done = await cluster.waitForEnd(run.id);
+    expect(done.state.phase, cluster.logs()).toBe('done');
+    expect(done.restarts[0]).toMatchObject({ cause: 'crashed' });
+    const events = await cluster.events(run.id, (e) => e.type === 'state' && e.state.phase === 'done');
+    const fallback = events.find((e) => e.type === 'log' && /unusable checkpoint/.test(e.message));
+    expect(fallback, JSON.stringify(events.filter((e) => e.type === 'log'))).toMatchObject({
+      level: 'warn',
+      message: expect.stringMatching(
+        new RegExp(
+          `unusable checkpoint ${corrupted} \\(.*invalid manifest\\); resumed from checkpoint ${corrupted - 2}$`,
+        ),
+      ),
+    });
+    await selectBackend({ preference: 'wasm' });
+    const expected = (await trainSingleProcess(parseRunSpec(input))).student;
+    expect(maxRelError(expected, await cluster.finalParams(stageRunId(run.id, 'student')))).toBeLessThanOrEqual(1e-4);
+
+    // the workers' /metrics: step, sync and checkpoint histograms were fed by the slots they ran
+    const texts = await Promise.all(cluster.workers.map((w) => cluster.scrapeMetrics(w)));
+    const total = (name: string) => texts.reduce((sum, t) => sum + sumSamples(t, name), 0);
+    expect(total('lorkd_step_seconds_count')).toBeGreaterThanOrEqual(10 - corrupted + 2);
+    expect(total('lorkd_sync_seconds_count')).toBeGreaterThan(0);
+    expect(total('lorkd_checkpoint_seconds_count')).toBeGreaterThan(0);
+    expect(total('lorkd_checkpoint_bytes_total')).toBeGreaterThan(0);
+  }, 600_000);
+
   it('full stop mid-run, new coordinator and workers, resume: same final params', async () => {
     const run = await cluster.createRun(spec('resume'));
     await cluster.waitFor(run.id, inStudent);
     await cluster.killAll();
     await sleep(500);
     await cluster.startCoordinator();
-    for (let i = 0; i < 3; i++) cluster.startWorker();
+    for (let i = 0; i < 3; i++) await cluster.startWorker();
     await cluster.api('POST', `/api/runs/${run.id}/resume`);
     const done = await cluster.waitForEnd(run.id);
     expect(done.state.phase, cluster.logs()).toBe('done');
