@@ -144,7 +144,7 @@ export class RunDriver {
       await this.apply(
         runId,
         { type: 'resume', generation: gen, fromStep },
-        { progress: progressBackTo(record, fromStep) },
+        { progress: progressBackTo(record.progress, fromStep) },
       );
       await this.startGeneration(runId, stage, gen);
       return;
@@ -229,7 +229,7 @@ export class RunDriver {
     await this.apply(
       runId,
       { type: 'generation-lost', generation: next, cause, reason, fromStep },
-      { restarts: [...record.restarts, restart], progress: progressBackTo(record, fromStep) },
+      { restarts: [...record.restarts, restart], progress: progressBackTo(record.progress, fromStep) },
     );
     await this.deps.runs.appendEvent(runId, { type: 'restart', ...restart });
     this.deps.logger.warn('restarting generation', { runId: jobRunId, generation: next, cause, reason, fromStep });
@@ -352,9 +352,9 @@ export class RunDriver {
  * The run's progress moved back to the step a new generation resumes from: the steps the lost
  * generation reported are redone, and `restarting` must not be lifted by them (only by new progress).
  */
-function progressBackTo(record: RunRecord, step: number): RunRecord['progress'] {
+export function progressBackTo(progress: RunRecord['progress'], step: number): RunRecord['progress'] {
   return Object.fromEntries(
-    Object.entries(record.progress).map(([region, p]) => [region, { ...p, step: Math.min(p.step, step) }]),
+    Object.entries(progress).map(([region, p]) => [region, { ...p, step: Math.min(p.step, step) }]),
   );
 }
 
