@@ -83,7 +83,7 @@ class Builder {
     return this.push({ op: 'concat', inputs: [a, b], shape: [h, w, ca + (this.shape(b)[2] ?? 0)] });
   }
   gap(input: number): number {
-    return this.push({ op: 'gap', input, shape: [this.shape(input)[2] ?? 0] });
+    return this.push({ op: 'gap', input, shape: [2 * (this.shape(input)[2] ?? 0)] });
   }
   convGnRelu(name: string, input: number, filters: number, stride = 1): number {
     return this.relu(this.gn(`${name}.gn`, this.conv(`${name}.conv`, input, filters, 3, stride)));
@@ -92,8 +92,10 @@ class Builder {
 
 /**
  * ResNet-style classifier: stem conv, then `depth` residual blocks (two 3x3 convs + GroupNorm; a 1x1
- * projection when the shape changes). Block i has width·2^floor(i/2) channels; every even block after
- * the first halves the resolution (while it is >= 4 pixels). Global average pooling feeds the heads.
+ * projection when the shape changes). Block i has width·2^floor(i/2) channels; every block after
+ * the first halves the resolution (while it is >= 8 pixels), so the receptive field covers the image
+ * after a few blocks. The heads read global average and global max pooling, concatenated: the mean
+ * alone confounds a lesion's contrast with its area (max pooling reads the contrast directly).
  */
 function resnet(config: ModelConfig): Architecture {
   const b = new Builder([...config.inputShape], config.groupNormGroups);
@@ -101,7 +103,7 @@ function resnet(config: ModelConfig): Architecture {
   for (let i = 0; i < config.depth; i++) {
     const channels = config.width * 2 ** Math.floor(i / 2);
     const [h = 0, , c = 0] = b.shape(x);
-    const stride = i > 0 && i % 2 === 0 && h >= 4 ? 2 : 1;
+    const stride = i > 0 && h >= 8 ? 2 : 1;
     const name = `block${i + 1}`;
     const y1 = b.relu(b.gn(`${name}.gn1`, b.conv(`${name}.conv1`, x, channels, 3, stride)));
     const y2 = b.gn(`${name}.gn2`, b.conv(`${name}.conv2`, y1, channels, 3, 1));

@@ -22,6 +22,7 @@ const STANDARD = new Set([
   'UpSampling2D',
   'Concatenate',
   'GlobalAveragePooling2D',
+  'GlobalMaxPooling2D',
   'Dense',
 ]);
 

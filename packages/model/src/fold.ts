@@ -37,7 +37,7 @@ export interface ExportOptions {
 /**
  * A plain tfjs LayersModel built only from standard layers (Conv2D, LayerNormalization + Reshape +
  * DepthwiseConv2D for GroupNorm, ReLU, Add, MaxPooling2D, UpSampling2D, Concatenate,
- * GlobalAveragePooling2D, Dense): loads with `tf.loadLayersModel` anywhere. Input NHWC images, output
+ * GlobalAveragePooling2D + GlobalMaxPooling2D, Dense): loads with `tf.loadLayersModel` anywhere. Input NHWC images, output
  * logits: one output (the region's head) when `region` is given, else one output per region in order.
  */
 export function toLayersModel(model: LorkdModel, opts: ExportOptions = {}): LayersModel {
@@ -104,9 +104,12 @@ export function toLayersModel(model: LorkdModel, opts: ExportOptions = {}): Laye
       case 'concat':
         values.push(add(layers.concatenate({ axis: -1 }), [get(node.inputs[0]), get(node.inputs[1])]));
         break;
-      case 'gap':
-        values.push(add(layers.globalAveragePooling2d({}), get(node.input)));
+      case 'gap': {
+        const v = get(node.input);
+        const pooled = [add(layers.globalAveragePooling2d({}), v), add(layers.globalMaxPooling2d({}), v)];
+        values.push(add(layers.concatenate({ axis: -1 }), pooled));
         break;
+      }
     }
   }
   const feats = values[values.length - 1] as SymbolicTensor;

@@ -112,9 +112,11 @@ function backbone(model: LorkdModel, x: tf.Tensor4D, layout: RegionLayout, mode:
       case 'concat':
         values.push(tf.concat([get(node.inputs[0]), get(node.inputs[1])], 3));
         break;
-      case 'gap':
-        values.push(tf.mean(get(node.input), [1, 2]));
+      case 'gap': {
+        const v = get(node.input);
+        values.push(tf.concat([tf.mean(v, [1, 2]), tf.max(v, [1, 2])], 1));
         break;
+      }
     }
   }
   return values[values.length - 1] as tf.Tensor;
