@@ -1,7 +1,15 @@
 import { selectBackend } from '@lorkd/compute';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type EksStrategy, type ExpertConvWeights, eksConv2d, naiveConv2d, sortByRegion } from './eks.js';
+import {
+  chooseStrategy,
+  type EksStrategy,
+  type ExpertConvWeights,
+  eksConv2d,
+  MASKED_MAX_RANK_FRACTION,
+  naiveConv2d,
+  sortByRegion,
+} from './eks.js';
 import { ExpertConv2D } from './expert-conv2d.js';
 import { Rng } from './rng.js';
 import { relErr, useCpuBackend, useFastCpuFilterGrad } from './test-support.js';
@@ -111,6 +119,21 @@ describe('eksConv2d on the default backend (wasm, or wasm + native kernels)', ()
       await tf.setBackend('cpu');
     }
   }, 60_000);
+});
+
+describe('chooseStrategy (auto)', () => {
+  it('picks split for one region or a large rank sum, masked only while the rank sum is a small part of Cout', () => {
+    const cout = 64;
+    const small = cout * MASKED_MAX_RANK_FRACTION; // 4: two regions of rank 2 fit exactly
+    const w = weights(2, cout, 1, [2, 2, 3, 0], 3);
+    const pick = (regions: number[]) => chooseStrategy(w, sortByRegion(regions, 4).layout);
+    expect(small).toBe(4);
+    expect(pick([0, 1, 0, 1])).toBe('masked');
+    expect(pick([0, 3, 1])).toBe('masked'); // region 3 has no expert: no ranks to pay for
+    expect(pick([0, 1, 2])).toBe('split');
+    expect(pick([2, 2])).toBe('split');
+    tf.dispose([w.w0, w.bias, ...w.a, ...w.b].filter((t) => t !== null) as tf.Tensor[]);
+  });
 });
 
 describe('ExpertConv2D layer', () => {

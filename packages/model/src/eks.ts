@@ -33,7 +33,7 @@ export interface RegionLayout {
  * How a mixed-region batch is convolved (all exact):
  * - `masked`: one shared W0 conv over the batch plus one low-rank path over all present regions at once
  *   (k×k conv to Σr channels, each sample's channels scaled by s_t for its own region and 0 elsewhere,
- *   then a matmul back to Cout), no per-region ops; costs about 1 + 1.2·Σr/Cout bare convs;
+ *   then a matmul back to Cout), no per-region ops; its extra k×k conv to Σr channels grows with Σr/Cout;
  * - `split`: the folded kernels W0 + s·ΔW_t of all present regions in one batched op, then one conv per
  *   region on its contiguous rows ({@link rowGroupedConv2d}); the bare conv's FLOPs plus row copies and
  *   per-group kernel calls (a single-region batch is one plain conv);
@@ -124,10 +124,10 @@ export function foldedKernels(w: ExpertConvWeights, regions: readonly number[]):
 
 /**
  * The strategy `auto` picks for this layer and batch: `split` when one region is present (a plain conv with
- * the folded kernel); otherwise `masked` only when its extra k×k conv to Σr channels is small,
- * MASKED_MAX_RANK_FRACTION·Cout or less (Σr over present regions), else `split`. Measured in
- * docs/benchmarks.md (scripts/bench/eks.ts): at Σr/Cout = 0.5–2 split costs 1.1–1.4x the bare conv and masked
- * 1.5–2.5x; masked's extra ≈ 1.2·Σr/Cout only undercuts split's overhead (≈ 0.1–0.3) below ≈ 1/6.
+ * the folded kernel); otherwise `masked` only while Σr over the present regions ≤ MASKED_MAX_RANK_FRACTION·Cout,
+ * else `split`. Measured (docs/benchmarks.md, scripts/bench/eks.ts, CPU time per fwd+bwd): split costs
+ * 1.06–1.3x the bare conv at Σr/Cout from 1/16 to 2; masked costs 1.75–2.2x at Σr/Cout ≥ 1/4, 1.37x vs split's
+ * 1.21x at 1/8, ties at 1/16 with batch 64 and wins (1.19x vs 1.43x) at 1/16 with 2 samples per region.
  */
 export function chooseStrategy(w: ExpertConvWeights, layout: RegionLayout): 'masked' | 'split' {
   const groups = present(layout);
@@ -136,7 +136,7 @@ export function chooseStrategy(w: ExpertConvWeights, layout: RegionLayout): 'mas
 }
 
 /** `auto` uses `masked` while Σr over the present regions ≤ this fraction of Cout (see {@link chooseStrategy}). */
-export const MASKED_MAX_RANK_FRACTION = 1 / 6;
+export const MASKED_MAX_RANK_FRACTION = 1 / 16;
 
 function maskedConv(x: tf.Tensor4D, w: ExpertConvWeights, layout: RegionLayout, stride: number): tf.Tensor4D {
   const groups = present(layout).filter((g) => hasExpert(w, g.region));
