@@ -21,7 +21,6 @@ export {
   type RegionGroup,
   type RegionLayout,
   regionConv2d,
-  rowGroupedConv2d,
   sortByRegion,
 } from './eks.js';
 export { ModelError } from './errors.js';
@@ -66,5 +65,6 @@ export {
   type OptimizerOptions,
   type ScheduleSettings,
 } from './optimizer.js';
+export { rowGroupedConv2d } from './row-grouped-conv2d.js';
 export { modelConfigsFromRunSpec, type RunModelConfigs } from './run-spec.js';
 export { computeGradients, computeLoss, type GradientResult, type LossOptions, type LossParts } from './train-step.js';
