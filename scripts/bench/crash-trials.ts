@@ -151,12 +151,22 @@ try {
   );
 
   const rows: Trial[] = [];
-  for (let i = 1; i <= trials; i++) {
-    const target = 2 + Math.floor(rand() * (steps - 4)); // in [2, steps-3]: a checkpoint or more behind, steps left
+  for (let i = 1; rows.length < trials; i++) {
+    const target = 2 + Math.floor(rand() * (steps - 6)); // in [2, steps-5]: steps left after the kill
     const started = Date.now();
     const run = await cluster.createRun(spec(`crash-trial-${i}`));
     const seen = new Map<number, number>();
-    const atKill = await follow(cluster, run.id, (r) => r.state.phase === 'training' && r.state.step >= target, seen);
+    const atKill = await follow(
+      cluster,
+      run.id,
+      (r) => (r.state.phase === 'training' && r.state.step >= target) || ['exporting', 'done'].includes(r.state.phase),
+      seen,
+    );
+    if (atKill.state.phase !== 'training') {
+      log(`trial ${i}: the run passed step ${target} unseen (${atKill.state.phase}); not counted`);
+      await follow(cluster, run.id, (r) => r.state.phase === 'done', seen);
+      continue;
+    }
     const members = membersOf(cluster, run.id, atKill.generation);
     if (members.length === 0) throw new Error(`no live member of ${run.id} g${atKill.generation}\n${cluster.logs()}`);
     const victim = members[Math.floor(rand() * members.length)] as AppProcess;
@@ -184,7 +194,7 @@ try {
     const joined = logTimes(cluster, run.id, restart.generation, 'generation joined');
     const boundSec = intervalSec + detectSec;
     const row: Trial = {
-      trial: i,
+      trial: rows.length + 1,
       killStep,
       victim: victim.name,
       detectSec,
@@ -203,7 +213,7 @@ try {
       log(`trial ${i}: unexpected restarts ${JSON.stringify(done.restarts)}`);
     rows.push(row);
     log(
-      `trial ${i}: kill -9 ${row.victim} at step ${killStep}: detected ${detectSec.toFixed(2)} s, from step ${row.fromStep}, lost ${timeLostSec.toFixed(2)} s, max rel err ${row.maxRelError.toExponential(2)} (${recovered.state.phase})`,
+      `trial ${row.trial}: kill -9 ${row.victim} at step ${killStep}: detected ${detectSec.toFixed(2)} s, from step ${row.fromStep}, lost ${timeLostSec.toFixed(2)} s (jobs taken +${row.takenSec.toFixed(2)} s, all joined +${row.joinedSec.toFixed(2)} s after the decision), max rel err ${row.maxRelError.toExponential(2)} (${recovered.state.phase})`,
     );
   }
   const loadAfter = loadAverage();
