@@ -126,8 +126,8 @@ const NORMALS = (() => {
 /** The lesion's 1-3 foci (the count feature), placed along the anatomy's lesion path. */
 export function placeFoci(anat: AnatomyDef, subject: SubjectAnatomy, finding: FindingParams, rng: Rng): Shape[] {
   const L = finding.levels;
-  const r = 0.12 + 0.14 * L.size;
-  const aspect = 1 + 2 * L.elongation;
+  const r = 0.1 + 0.22 * L.size;
+  const aspect = 1 + 2.5 * L.elongation;
   const count = 1 + Math.round(L.count * 2);
   const [fx, fy] = subject.from;
   const [tx, ty] = subject.to;
@@ -135,7 +135,9 @@ export function placeFoci(anat: AnatomyDef, subject: SubjectAnatomy, finding: Fi
   const angle = rng.next() * Math.PI;
   const out: Shape[] = [];
   for (let f = 0; f < count; f++) {
-    const along = Math.min(1, Math.max(0, L.position + (f - (count - 1) / 2) * 0.42));
+    // Foci half a path apart, the group placed by the position level so that none is clamped onto another
+    // (overlapping foci would read as one larger or longer lesion and confound size and elongation).
+    const along = L.position * (1 - (count - 1) * 0.5) + f * 0.5;
     out.push({
       cx: fx + along * (tx - fx) + spread * rng.normal() * 0.5,
       cy: fy + along * (ty - fy) + spread * rng.normal() * 0.5,
@@ -190,11 +192,12 @@ export function renderImage(
   // The lesion foci (see placeFoci), each scaled for this slice.
   const L = finding.levels;
   const hostValue = table[subject.host] ?? 0;
-  let delta = 0.15 + 0.35 * L.contrast;
+  let delta = 0.12 + 0.48 * L.contrast;
   if (finding.flipped && anat.decisive !== 'contrast') delta = -delta;
   const lv = hostValue + delta;
-  const amp = 0.9 * L.texture;
-  const period = Math.max(3, size / 16) * (2 / size);
+  // Stripes of an absolute amplitude (not relative to the lesion's contrast, which may be a nuisance near 0).
+  const amp = 0.45 * L.texture;
+  const period = Math.max(4, size / 12) * (2 / size);
   const freq = (2 * Math.PI) / period;
   if (mask) mask.fill(0, maskOffset, maskOffset + n);
   foci.forEach((focus, f) => {
@@ -206,9 +209,9 @@ export function renderImage(
       for (let i = py * size + lb.x0, e = py * size + lb.x1; i <= e; i++) {
         const c = cov[i] as number;
         if (c === 0) continue;
-        const tex = 1 + amp * Math.sin((lxBuf[i] as number) * freq);
-        if (lesion.mode === 'add') buf[i] = (buf[i] as number) + delta * tex * c;
-        else buf[i] = (buf[i] as number) * (1 - c) + (hostValue + (lv - hostValue) * tex) * c;
+        const stripe = amp * Math.sin((lxBuf[i] as number) * freq);
+        if (lesion.mode === 'add') buf[i] = (buf[i] as number) + (delta + stripe) * c;
+        else buf[i] = (buf[i] as number) * (1 - c) + (lv + stripe) * c;
         if (mask && c >= 0.5) mask[maskOffset + i] = 1;
       }
     }
