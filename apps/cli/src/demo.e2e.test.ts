@@ -46,12 +46,12 @@ describe('lorkd demo (end to end)', () => {
         experts: string;
         logs: string;
       };
-      expect(result.regions.map((r) => r.region)).toEqual(['brain', 'head-neck']);
+      expect(result.regions.map((r) => r.region)).toEqual(['limbs', 'pelvis']);
       for (const r of result.regions) {
         for (const acc of [r.teacher, r.student, r.expert]) expect(acc).toBeGreaterThanOrEqual(0);
       }
       expect(existsSync(result.report.html)).toBe(true);
-      for (const region of ['brain', 'head-neck'])
+      for (const region of ['limbs', 'pelvis'])
         expect(existsSync(join(result.experts, region, 'model.json'))).toBe(true);
 
       const logs = await readdir(result.logs);

@@ -19,6 +19,21 @@ export interface DemoSettings {
   readonly steps: number;
 }
 
+/**
+ * Regions in the order the demo takes them: the ones a small model learns fastest from a few thousand
+ * samples first (measured with scripts/data/calibrate.ts, see docs/data.md), abdomen (texture under
+ * speckle) last.
+ */
+export const DEMO_REGION_ORDER = ['limbs', 'pelvis', 'thorax', 'spine', 'brain', 'head-neck', 'abdomen'] as const;
+
+function demoAnatomies<A extends { name: string }>(anatomies: readonly A[], n: number): A[] {
+  const rank = (a: A) => {
+    const i = (DEMO_REGION_ORDER as readonly string[]).indexOf(a.name);
+    return i < 0 ? DEMO_REGION_ORDER.length : i;
+  };
+  return [...anatomies].sort((a, b) => rank(a) - rank(b)).slice(0, n);
+}
+
 /** The demo's run: phantom regions, a small ResNet student, a wider teacher, sized to finish in minutes on 2 cores. */
 export function demoSpec(s: DemoSettings, anatomies: readonly Pick<AnatomyDef, 'name' | 'classes'>[]): RunSpec {
   const small = s.steps < 50;
@@ -26,7 +41,7 @@ export function demoSpec(s: DemoSettings, anatomies: readonly Pick<AnatomyDef, '
     apiVersion: 'lorkd/v1',
     name: 'phantom-demo',
     task: 'classification',
-    regions: anatomies.slice(0, s.regions).map((a) => ({
+    regions: demoAnatomies(anatomies, s.regions).map((a) => ({
       name: a.name,
       labels: [...a.classes],
       source: { kind: 'phantom' },
@@ -35,10 +50,10 @@ export function demoSpec(s: DemoSettings, anatomies: readonly Pick<AnatomyDef, '
       imageSize: 28,
       phantom: {
         seed: 7,
-        trainPerRegion: small ? 64 : 600,
+        trainPerRegion: small ? 64 : 1000,
         valPerRegion: small ? 16 : 100,
         testPerRegion: small ? 32 : 200,
-        conflict: 0.7,
+        conflict: 0.5,
       },
     },
     model: {
@@ -51,8 +66,8 @@ export function demoSpec(s: DemoSettings, anatomies: readonly Pick<AnatomyDef, '
     teacher: { kind: 'train', width: small ? 8 : 32, depth: small ? 2 : 4, steps: s.steps },
     training: {
       steps: s.steps,
-      batchPerRegion: 8,
-      optimizer: { kind: 'adamw', lr: 0.002, weightDecay: 0.0001 },
+      batchPerRegion: small ? 8 : 16,
+      optimizer: { kind: 'adamw', lr: 0.003, weightDecay: 0.0001 },
       schedule: { kind: 'cosine', warmupSteps: Math.min(10, Math.floor(s.steps / 10)), minLrRatio: 0.05 },
       kd: { beta: 1, temperature: 4 },
       gradClipNorm: 5,
