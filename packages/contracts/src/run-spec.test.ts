@@ -33,7 +33,7 @@ describe('RunSpec', () => {
     expect(spec.name).toBe('phantom-demo');
     expect(spec.regions.map((r) => r.name)).toEqual(['brain', 'thorax', 'abdomen', 'limbs']);
     expect(spec.regions[3]?.rank).toBe(2);
-    expect(spec.training.optimizer).toMatchObject({ kind: 'adamw', lr: 0.002, beta1: 0.9 });
+    expect(spec.training.optimizer).toMatchObject({ kind: 'adamw', lr: 0.003, beta1: 0.9 });
     expect(spec.cluster.budgets.crashes).toBe(5);
   });
 
