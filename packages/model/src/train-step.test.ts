@@ -97,6 +97,30 @@ describe('computeGradients', () => {
     m.dispose();
   });
 
+  it('reports per-region loss sums and counts that add up to the batch loss', () => {
+    const m = student();
+    const batch = randomBatch(m, [0, 2, 2, 0, 0, 2], 5);
+    const teacher = new Float32Array(logitOffsets(m, batch.regions).at(-1) ?? 0).map((_, i) => Math.sin(i * 0.3));
+    const { loss } = computeGradients(m, batch, teacher, { beta: 0.5, temperature: 2 });
+    const by = loss.byRegion as Float32Array;
+    expect(Array.from({ length: 3 }, (_, t) => by[3 * t + 2])).toEqual([3, 0, 3]);
+    expect(by[3]).toBe(0); // thorax is absent: no loss
+    const n = batch.regions.length;
+    const task = (by[0] as number) + (by[6] as number);
+    const kd = (by[1] as number) + (by[7] as number);
+    expect(relErr(new Float32Array([task / n, kd / n]), new Float32Array([loss.task, loss.kd]))).toBeLessThan(1e-5);
+    // shards' per-region sums add up to the whole batch's (what the runtime all-reduces)
+    const opts = { beta: 0.5, temperature: 2, globalBatchSize: n };
+    const a = computeGradients(m, slice(batch, 0, 3), teacher.slice(0, 7), opts).loss.byRegion as Float32Array;
+    const b = computeGradients(m, slice(batch, 3, 6), teacher.slice(7), opts).loss.byRegion as Float32Array;
+    expect(
+      relErr(
+        a.map((v, i) => v + (b[i] as number)),
+        by,
+      ),
+    ).toBeLessThan(1e-5);
+  });
+
   it('rejects bad batches with a clear error', () => {
     const m = student();
     const b = randomBatch(m, [0, 1], 1);

@@ -15,6 +15,12 @@ export interface StepGradients {
   readonly taskLoss: number;
   readonly kdLoss: number;
   readonly samples: number;
+  /**
+   * Per region of the spec (in spec order) at [3t, 3t+1, 3t+2]: this shard's summed task loss, summed
+   * β·τ²·KL and sample count; sums over shards give each region's mean loss. Optional for engines that
+   * cannot tell.
+   */
+  readonly regionLoss?: Float32Array;
 }
 
 /** Everything needed to continue training exactly: parameters, optimiser state and its step. */

@@ -140,7 +140,14 @@ export class LorkdEngine implements SlotEngine {
       });
       grads.set(g.group, flat);
     }
-    return { grads, loss: res.loss.total, taskLoss: res.loss.task, kdLoss: res.loss.kd, samples: res.loss.count };
+    return {
+      grads,
+      loss: res.loss.total,
+      taskLoss: res.loss.task,
+      kdLoss: res.loss.kd,
+      samples: res.loss.count,
+      ...(res.loss.byRegion ? { regionLoss: res.loss.byRegion } : {}),
+    };
   }
 
   async apply(step: number, grads: Map<string, Float32Array>, scale: number): Promise<void> {

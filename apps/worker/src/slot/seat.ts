@@ -297,13 +297,12 @@ function progressReporter(deps: SeatDeps, record: RunRecord, stage: 'teacher' | 
   let pending: StepReport | undefined;
   const started = Date.now();
   const write = async (r: StepReport) => {
+    // Each region's own mean loss of the step; the global one only where the engine could not tell.
     const progress: RegionProgress[] = record.spec.regions.map((region) => ({
       region: region.name,
       step: r.step,
       totalSteps: r.totalSteps,
-      loss: r.loss,
-      taskLoss: r.taskLoss,
-      kdLoss: r.kdLoss,
+      ...(r.regionLoss.get(region.name) ?? { loss: r.loss, taskLoss: r.taskLoss, kdLoss: r.kdLoss }),
       samplesPerSec: r.samplesPerSec,
       etaSec: r.samplesPerSec > 0 ? ((r.totalSteps - r.step) * (Date.now() - started)) / 1000 / Math.max(1, r.step) : 0,
     }));

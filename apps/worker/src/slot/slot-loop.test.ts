@@ -34,11 +34,15 @@ class LinearEngine implements SlotEngine {
     const gb: Record<string, Float32Array> = { a: new Float32Array(1), b: new Float32Array(1), c: new Float32Array(1) };
     let loss = 0;
     let samples = 0;
+    const regionLoss = new Float32Array(9);
     for (const s of this.shares) {
+      const t = ['a', 'b', 'c'].indexOf(s.region);
       for (let i = s.from; i < s.to; i++) {
         const { x, y } = this.sample(s.region, step, i);
         const err = (this.w[0] as number) * x[0] + (this.w[1] as number) * x[1] + (this.b[s.region] as number) - y;
         loss += (err * err) / global;
+        regionLoss[3 * t] = (regionLoss[3 * t] as number) + err * err;
+        regionLoss[3 * t + 2] = (regionLoss[3 * t + 2] as number) + 1;
         gw[0] = (gw[0] as number) + (2 * err * x[0]) / global;
         gw[1] = (gw[1] as number) + (2 * err * x[1]) / global;
         const g = gb[s.region] as Float32Array;
@@ -48,7 +52,7 @@ class LinearEngine implements SlotEngine {
     }
     const grads = new Map<string, Float32Array>([['shared', gw]]);
     for (const r of ['a', 'b', 'c']) grads.set(`expert:${r}`, gb[r] as Float32Array);
-    return { grads, loss, taskLoss: loss, kdLoss: 0, samples };
+    return { grads, loss, taskLoss: loss, kdLoss: 0, samples, regionLoss };
   }
   async apply(_step: number, grads: Map<string, Float32Array>, scale: number): Promise<void> {
     const lr = 0.1;
@@ -112,6 +116,7 @@ async function train(
   const checkpoints: number[] = [];
   let snapshot: EngineSnapshot | undefined;
   const syncGroups = slots.map(() => new Set<string>());
+  const regionLoss = slots.map(() => new Map<string, number>());
   const outcomes = await Promise.all(
     engines.map((engine, rank) => {
       let at = 0;
@@ -126,6 +131,7 @@ async function train(
           },
           async onStep(r) {
             at = r.step;
+            for (const [region, l] of r.regionLoss) regionLoss[rank]?.set(`${r.step}:${region}`, l.taskLoss);
             for (const [group, ms] of r.syncMsByGroup) {
               expect(ms).toBeGreaterThanOrEqual(0);
               syncGroups[rank]?.add(group);
@@ -145,7 +151,7 @@ async function train(
       );
     }),
   );
-  return { outcomes, checkpoints, snapshot: snapshot as EngineSnapshot, engines, syncGroups };
+  return { outcomes, checkpoints, snapshot: snapshot as EngineSnapshot, engines, syncGroups, regionLoss };
 }
 
 const full = (region: string) => ({ region, from: 0, to: 4 });
@@ -188,6 +194,11 @@ describe('runSlotLoop', () => {
       const b = p3.get(name) as Float32Array;
       for (let i = 0; i < a.length; i++) expect(b[i]).toBeCloseTo(a[i] as number, 5);
     }
+    // every slot reports each region's own mean loss, the same as one slot computes
+    const ref = one.regionLoss[0] as Map<string, number>;
+    expect(ref.size).toBe(30);
+    expect(ref.get('10:a')).not.toBeCloseTo(ref.get('10:c') as number, 3);
+    for (const seen of three.regionLoss) for (const [key, v] of ref) expect(seen.get(key), key).toBeCloseTo(v, 5);
     // training did something
     expect(Math.abs(((p1.get('w') as Float32Array)[0] as number) - 0.1)).toBeGreaterThan(0.05);
   });

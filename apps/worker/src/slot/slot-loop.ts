@@ -23,12 +23,20 @@ export interface StepReport {
   readonly loss: number;
   readonly taskLoss: number;
   readonly kdLoss: number;
+  /** Mean losses of each region's samples in this step (regions with samples only), by region name. */
+  readonly regionLoss: ReadonlyMap<string, RegionLoss>;
   readonly samplesPerSec: number;
   readonly computeMs: number;
   readonly syncMs: number;
   /** Time spent in this step's collectives per sync group (ms); sums to at most `syncMs`. */
   readonly syncMsByGroup: ReadonlyMap<string, number>;
   readonly checkpointMs: number;
+}
+
+export interface RegionLoss {
+  readonly loss: number;
+  readonly taskLoss: number;
+  readonly kdLoss: number;
 }
 
 export interface SlotLoopPorts {
@@ -57,8 +65,25 @@ export type SlotLoopOutcome =
   | { readonly outcome: 'finished'; readonly step: number }
   | { readonly outcome: 'preempted'; readonly step: number };
 
-/** Extra floats appended to the `shared` buffer: loss, task loss, KD loss, samples, stop votes. */
+/**
+ * Extra floats appended to the `shared` buffer: loss, task loss, KD loss, samples, stop votes, then
+ * (task sum, KD sum, count) per region, so every rank learns each region's mean loss of the step.
+ */
 const TAIL = 5;
+
+/** The regions of a layout, in order: the suffixes of its `expert:<region>` groups. */
+function layoutRegions(layout: readonly { group: string }[]): string[] {
+  return layout.filter((g) => g.group.startsWith('expert:')).map((g) => g.group.slice('expert:'.length));
+}
+
+function regionLosses(tail: Float32Array, regions: readonly string[]): Map<string, RegionLoss> {
+  const out = new Map<string, RegionLoss>();
+  regions.forEach((region, t) => {
+    const [task = 0, kd = 0, count = 0] = tail.subarray(TAIL + 3 * t, TAIL + 3 * t + 3);
+    if (count > 0) out.set(region, { loss: (task + kd) / count, taskLoss: task / count, kdLoss: kd / count });
+  });
+  return out;
+}
 
 /**
  * Collective sequence number of a step's sub-phase: a step may run several reductions on one group
@@ -79,6 +104,8 @@ export async function runSlotLoop(ports: SlotLoopPorts, options: SlotLoopOptions
   const { engine, allReduce, logger } = ports;
   const { rank, fromStep, totalSteps, checkpointEvery } = options;
   const layout = await engine.layout();
+  const regions = layoutRegions(layout);
+  const tailLength = TAIL + 3 * regions.length;
   const members = new Map(options.groups.map((g) => [g.name, g.ranks]));
   const shared = members.get('shared');
   if (!shared || shared.length !== options.worldSize)
@@ -98,7 +125,7 @@ export async function runSlotLoop(ports: SlotLoopPorts, options: SlotLoopOptions
     const local = await engine.gradients(step);
     const t1 = performance.now();
     const reduced = new Map<string, Float32Array>();
-    let tail = new Float32Array(TAIL);
+    let tail = new Float32Array(tailLength);
     for (const g of layout) {
       const ranks = members.get(g.group);
       const buf = local.grads.get(g.group) ?? new Float32Array(g.length);
@@ -107,12 +134,13 @@ export async function runSlotLoop(ports: SlotLoopPorts, options: SlotLoopOptions
         continue;
       }
       if (g.group === 'shared') {
-        const withTail = new Float32Array(g.length + TAIL);
+        const withTail = new Float32Array(g.length + tailLength);
         withTail.set(buf);
         withTail.set(
           [local.loss, local.taskLoss, local.kdLoss, local.samples, ports.stopRequested() ? 1 : 0],
           g.length,
         );
+        if (local.regionLoss) withTail.set(local.regionLoss.subarray(0, 3 * regions.length), g.length + TAIL);
         const out = await reduce(g.group, ranks, collectiveStep(step, 'grads'), withTail);
         reduced.set(g.group, out.subarray(0, g.length));
         tail = out.slice(g.length);
@@ -154,6 +182,7 @@ export async function runSlotLoop(ports: SlotLoopPorts, options: SlotLoopOptions
       loss: tail[0] ?? 0,
       taskLoss: tail[1] ?? 0,
       kdLoss: tail[2] ?? 0,
+      regionLoss: regionLosses(tail, regions),
       samplesPerSec: stepMs > 0 ? ((tail[3] ?? 0) * 1000) / stepMs : 0,
       computeMs: t1 - t0 + (t3 - t2),
       syncMs: t2 - t1,
