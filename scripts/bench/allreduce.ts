@@ -9,13 +9,9 @@ import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Collective, GenerationFence, RedisConnections } from '@lorkd/cluster';
 import { startRedisServer } from '@lorkd/testing';
+import { flagArgs } from './flag-args.ts';
 
-const args = Object.fromEntries(
-  process.argv.slice(2).map((a) => {
-    const [k, v] = a.replace(/^--/, '').split('=');
-    return [k, v ?? 'true'];
-  }),
-) as Record<string, string>;
+const args = flagArgs();
 const sizes = (args.sizes ?? '1,10,100').split(',').map(Number);
 const worlds = (args.ranks ?? '2,4').split(',').map(Number);
 const modes = (args.modes ?? 'direct,reduce-scatter,f16').split(',');

@@ -10,6 +10,7 @@
 //        [--steps 30] [--every 5] [--json]
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
+import { mulberry32 } from '@lorkd/compute';
 import type { RunRecord, RunSpecInput } from '@lorkd/contracts';
 import { stageRunId } from '@lorkd/contracts';
 import { tinySpecInput } from '@lorkd/worker';
@@ -28,18 +29,8 @@ const trials = Number(values.trials);
 const steps = Number(values.steps);
 const every = Number(values.every);
 
-/** mulberry32: a small seeded PRNG, so a trial's kill step and victim can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const rand = prng(Number(values.seed));
+// mulberry32: a small seeded PRNG, so a trial's kill step and victim can be replayed.
+const rand = mulberry32(Number(values.seed));
 
 const base = tinySpecInput({ regions: tinySpecInput().regions?.slice(0, 2) });
 const spec = (name: string): RunSpecInput => ({

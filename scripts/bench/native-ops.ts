@@ -6,13 +6,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { loadAddon } from '../../packages/compute/src/native/load-addon.js';
+import { flagArgs } from './flag-args.ts';
 
-const args = Object.fromEntries(
-  process.argv.slice(2).map((a) => {
-    const [k, v] = a.replace(/^--/, '').split('=');
-    return [k, v ?? 'true'];
-  }),
-) as Record<string, string>;
+const args = flagArgs();
 const size = Number(args.size ?? 64);
 const reps = Number(args.reps ?? 5);
 const batch = 64;

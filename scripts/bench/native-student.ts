@@ -15,6 +15,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { flagArgs } from './flag-args.ts';
 
 type Mode = 'wasm' | 'native-ops' | 'native' | 'torch';
 interface Result {
@@ -31,12 +32,7 @@ interface Result {
   profile?: string;
 }
 
-const args = Object.fromEntries(
-  process.argv.slice(2).map((a) => {
-    const [k, v] = a.replace(/^--/, '').split('=');
-    return [k, v ?? 'true'];
-  }),
-) as Record<string, string>;
+const args = flagArgs();
 const sizes = (args.sizes ?? '28,64').split(',').map(Number);
 const batch = Number(args.batch ?? 64);
 const seconds = Number(args.seconds ?? 10);

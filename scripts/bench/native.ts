@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { flagArgs } from './flag-args.ts';
 
 type Mode = 'wasm' | 'native' | 'native-ops' | 'torch';
 interface Result {
@@ -27,12 +28,7 @@ interface Result {
   profile?: string;
 }
 
-const args = Object.fromEntries(
-  process.argv.slice(2).map((a) => {
-    const [k, v] = a.replace(/^--/, '').split('=');
-    return [k, v ?? 'true'];
-  }),
-) as Record<string, string>;
+const args = flagArgs();
 const sizes = (args.sizes ?? '28,64').split(',').map(Number);
 const batch = Number(args.batch ?? 64);
 const seconds = Number(args.seconds ?? 15);
