@@ -86,6 +86,7 @@ async function measure(world: number, redisUrl: string, storeUrl: string): Promi
     plan.slots.map(async (slot) => {
       const engine = await ThreadEngine.start({
         entry: LORKD_ENGINE_ENTRY,
+        boot: { backend: 'wasm' },
         init: {
           spec,
           stage: 'student',

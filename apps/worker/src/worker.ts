@@ -11,9 +11,8 @@ import { type Logger, type RunEvent, silentLogger } from '@lorkd/contracts';
 import { CheckpointStore, createObjectStore, type ObjectStore, type ObjectStoreOptions } from '@lorkd/storage';
 import { createMetrics, type LorkdMetrics } from '@lorkd/telemetry';
 import { clusterGenerations } from './cluster-generations.js';
-import type { SlotEngine } from './engine/engine.js';
-import { EngineCache } from './engine/engine-cache.js';
-import { type EngineThreadInit, LORKD_ENGINE_ENTRY } from './engine/engine-thread-init.js';
+import { EngineCache, type EngineHost } from './engine/engine-cache.js';
+import { type EngineThreadBoot, type EngineThreadInit, LORKD_ENGINE_ENTRY } from './engine/engine-thread-init.js';
 import { ThreadEngine } from './engine/thread-engine.js';
 import { HealthServer } from './http/health-server.js';
 import type { RunRecordsPort } from './ports.js';
@@ -25,12 +24,13 @@ export interface WorkerDeps {
   readonly prefix?: string;
   /** Stable worker name (LORKD_WORKER_ID); default host:pid. */
   readonly workerId?: string;
+  /** Compute backend (LORKD_BACKEND); when absent, each run's `cluster.backend` (default auto). */
   readonly backend?: EngineThreadInit['backend'];
   /** Options for opening s3:// and file:// stores (S3 settings from the environment). */
   readonly storage?: ObjectStoreOptions;
   readonly logger?: Logger;
-  /** Override how the compute engine starts (default: a LorkdEngine in a worker thread). */
-  readonly startEngine?: (init: EngineThreadInit) => Promise<SlotEngine>;
+  /** Override how the compute thread boots (default: a ThreadEngine serving LorkdEngines). */
+  readonly bootEngine?: (boot: EngineThreadBoot) => Promise<EngineHost>;
   /** BullMQ lock duration of a slot job (a dead worker's job returns to the queue after about this long). */
   readonly lockDurationMs?: number;
   /** Serve `/healthz`, `/readyz` and `/metrics` (LORKD_WORKER_PORT; 0 = any free port); none when absent. */
@@ -103,10 +103,13 @@ export function createWorker(deps: WorkerDeps): LorkdWorker {
       };
       const generations = clusterGenerations({ connections: conns, fence, prefix, workerId: id, logger });
       const cache = new EngineCache(
-        deps.startEngine ??
-          ((init: EngineThreadInit) => ThreadEngine.start({ entry: LORKD_ENGINE_ENTRY, init, logger })),
+        deps.bootEngine ?? ((boot) => ThreadEngine.boot({ entry: LORKD_ENGINE_ENTRY, boot, logger })),
+        { backend: deps.backend ?? 'auto' },
+        logger,
       );
       engines = cache;
+      // Boot the compute thread now, so the first slot job (and every restart) finds it ready.
+      cache.warm().catch(() => {});
       const startEngine = (init: EngineThreadInit) => cache.acquire(init);
       queueWorker = await createSlotWorker<SeatResult>({
         connections: conns,
@@ -123,7 +126,7 @@ export function createWorker(deps: WorkerDeps): LorkdWorker {
               openStore,
               openCheckpoints: (store, runId) => CheckpointStore.create({ store, runId, logger }),
               startEngine,
-              backend: deps.backend ?? 'auto',
+              backend: deps.backend,
               workerId: id,
               logger,
               stop: stopCtl.signal,
@@ -132,7 +135,8 @@ export function createWorker(deps: WorkerDeps): LorkdWorker {
             logger.info('slot job done', { ...result });
             return result;
           } catch (err) {
-            await cache.clear(); // a failed engine is not reused
+            await cache.clear(); // a failed engine is not reused; boot a fresh thread for the next job
+            if (!stopCtl.signal.aborted) cache.warm().catch(() => {});
             throw err;
           }
         },

@@ -1,23 +1,45 @@
 import { createHash } from 'node:crypto';
-import type { EngineSnapshot, SlotEngine } from './engine.js';
-import type { EngineThreadInit } from './engine-thread-init.js';
+import { type Logger, silentLogger } from '@lorkd/contracts';
+import type { EngineSnapshot, SlotEngine, SlotSeat } from './engine.js';
+import type { EngineThreadBoot, EngineThreadInit } from './engine-thread-init.js';
+
+/** A booted compute thread that builds engines on demand (a ThreadEngine in production). */
+export interface EngineHost extends SlotEngine {
+  /** Builds a new engine from `init`, closing the previous one. */
+  init(init: EngineThreadInit): Promise<void>;
+  reseat(seat: SlotSeat): Promise<void>;
+  /** True once the thread has exited. */
+  readonly dead: boolean;
+  terminate(): Promise<void>;
+}
+
+/** How `acquire` got its engine: a fresh thread, a new engine in a waiting thread, or a built engine reused. */
+export type EngineSource = 'cold-thread' | 'warm-thread' | 'reused';
 
 /**
- * Keeps the last compute engine of a worker alive between slot jobs: a restarted generation that
- * gives this worker the same seat again reuses the built model and loaded data instead of paying
- * thread start-up, data loading and model building again. A reused engine is reset to its initial
- * parameters (the slot then restores the latest checkpoint, if any).
+ * One compute thread per worker, kept alive between slot jobs.
+ *
+ * - The thread is booted when the worker starts (`warm`), so a slot job never waits for module
+ *   loading and backend start-up (about 1 s from source, measured).
+ * - The engine it built is kept: a job of the same run and stage reuses it (reset to its initial
+ *   parameters; the slot then restores the latest checkpoint), even for another seat, since every
+ *   seat of a stage trains the same model and data (`reseat` only changes the shard). This is what a
+ *   restarted generation hits: the surviving workers keep their models whichever seat they get.
  */
 export class EngineCache {
-  private entry: { key: string; engine: SlotEngine; initial: EngineSnapshot } | undefined;
+  private host: Promise<EngineHost> | undefined;
+  private built: { key: string; initial: EngineSnapshot } | undefined;
 
-  constructor(private readonly start: (init: EngineThreadInit) => Promise<SlotEngine>) {}
+  constructor(
+    private readonly boot: (boot: EngineThreadBoot) => Promise<EngineHost>,
+    private readonly bootOptions: EngineThreadBoot,
+    private readonly logger: Logger = silentLogger,
+  ) {}
 
+  /** What identifies a built engine: everything in `init` except the seat. */
   static keyOf(init: EngineThreadInit): string {
     const h = createHash('sha256');
-    h.update(
-      JSON.stringify({ spec: init.spec, stage: init.stage, regions: init.regions, r: init.replica, n: init.replicas }),
-    );
+    h.update(JSON.stringify({ spec: init.spec, stage: init.stage, backend: init.backend, r: init.regions, p: init.replica }));
     for (const [k, v] of init.teacherParams ?? []) {
       h.update(k);
       h.update(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
@@ -25,31 +47,59 @@ export class EngineCache {
     return h.digest('hex');
   }
 
-  /** An engine for `init`; its `close()` only returns it to the cache. */
-  async acquire(init: EngineThreadInit): Promise<SlotEngine> {
-    const key = EngineCache.keyOf(init);
-    if (this.entry?.key === key) {
-      await this.entry.engine.restore(this.entry.initial);
-    } else {
-      await this.clear();
-      const engine = await this.start(init);
-      this.entry = { key, engine, initial: await engine.snapshot() };
-    }
-    const engine = this.entry.engine;
-    return {
-      layout: () => engine.layout(),
-      gradients: (step) => engine.gradients(step),
-      apply: (step, grads, scale) => engine.apply(step, grads, scale),
-      snapshot: () => engine.snapshot(),
-      restore: (s) => engine.restore(s),
-      close: async () => {},
-    };
+  /** Boots the compute thread ahead of the first job; a failure is logged here and thrown by the next `acquire`. */
+  warm(): Promise<EngineHost> {
+    if (this.host) return this.host;
+    const host = this.boot(this.bootOptions);
+    this.host = host;
+    host.catch((err: unknown) => {
+      this.logger.warn('the compute thread did not start ahead of a job', { error: (err as Error).message });
+    });
+    return host;
   }
 
-  /** Closes the cached engine (e.g. after a failure, or when the worker stops). */
+  /** An engine for `init` and how it was obtained; the engine's `close()` only returns it to the cache. */
+  async acquire(init: EngineThreadInit): Promise<{ engine: SlotEngine; source: EngineSource }> {
+    const pending = this.host;
+    let host = await pending?.catch(() => undefined);
+    let source: EngineSource = 'warm-thread';
+    if (!host || host.dead) {
+      this.host = undefined;
+      this.built = undefined;
+      if (host) await host.terminate();
+      source = 'cold-thread';
+      host = await this.warm();
+    }
+    const key = EngineCache.keyOf(init);
+    const seat: SlotSeat = { regions: init.regions, replica: init.replica, replicas: init.replicas };
+    if (this.built?.key === key) {
+      await host.restore(this.built.initial);
+      await host.reseat(seat);
+      source = 'reused';
+    } else {
+      this.built = undefined;
+      await host.init(init);
+      this.built = { key, initial: await host.snapshot() };
+    }
+    const h = host;
+    const engine: SlotEngine = {
+      layout: () => h.layout(),
+      gradients: (step) => h.gradients(step),
+      apply: (step, grads, scale) => h.apply(step, grads, scale),
+      snapshot: () => h.snapshot(),
+      restore: (s) => h.restore(s),
+      reseat: (s) => h.reseat(s),
+      close: async () => {},
+    };
+    return { engine, source };
+  }
+
+  /** Ends the compute thread (after a failure, or when the worker stops); `warm` boots a new one. */
   async clear(): Promise<void> {
-    const e = this.entry;
-    this.entry = undefined;
-    await e?.engine.close();
+    const pending = this.host;
+    this.host = undefined;
+    this.built = undefined;
+    const host = await pending?.catch(() => undefined);
+    await host?.close();
   }
 }

@@ -1,8 +1,13 @@
 import type { LorkdEngineInit } from './lorkd-engine.js';
 
+/** The tfjs backend a compute thread selects when it boots (before it knows its first job). */
+export interface EngineThreadBoot {
+  readonly backend: 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'native' | 'wasm' | 'cpu';
+}
+
 /** What the compute thread needs: the engine's init plus the tfjs backend to run on. */
 export interface EngineThreadInit extends LorkdEngineInit {
-  readonly backend: 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'native' | 'wasm' | 'cpu';
+  readonly backend: EngineThreadBoot['backend'];
 }
 
 /** The module a ThreadEngine loads to serve a LorkdEngine. */

@@ -33,6 +33,13 @@ export interface EngineSnapshot {
   readonly datasetHash?: string;
 }
 
+/** Which part of every global batch a slot trains: its regions, and its replica index among the slots sharing them. */
+export interface SlotSeat {
+  readonly regions: readonly string[];
+  readonly replica: number;
+  readonly replicas: number;
+}
+
 /**
  * The compute side of a slot: owns the model, the data shard and the optimiser. Runs in a worker
  * thread in production (see ThreadEngine) so that BullMQ lock renewal and heartbeats never starve.
@@ -46,6 +53,11 @@ export interface SlotEngine {
   apply(step: number, grads: Map<string, Float32Array>, scale: number): Promise<void>;
   snapshot(): Promise<EngineSnapshot>;
   restore(snapshot: EngineSnapshot): Promise<void>;
+  /**
+   * Moves the engine to another seat of the same run (same model, data and optimiser; another shard
+   * of each global batch). Optional: engines without it are rebuilt for a new seat.
+   */
+  reseat?(seat: SlotSeat): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -50,6 +50,30 @@ describe('LorkdEngine', () => {
     }
   });
 
+  it('a re-seated engine computes exactly what an engine built for that seat does', async () => {
+    const moved = await LorkdEngine.create({ spec, stage: 'student', regions: ['brain'], replica: 0, replicas: 2 });
+    const built = await LorkdEngine.create({
+      spec,
+      stage: 'student',
+      regions: ['head-neck', 'pelvis'],
+      replica: 0,
+      replicas: 1,
+    });
+    try {
+      const before = await moved.gradients(2);
+      await moved.reseat({ regions: ['head-neck', 'pelvis'], replica: 0, replicas: 1 });
+      const [got, want] = await Promise.all([moved.gradients(2), built.gradients(2)]);
+      expect(got.samples).toBe(want.samples);
+      expect(got.loss).toBe(want.loss);
+      for (const [group, g] of want.grads) expect(got.grads.get(group)).toEqual(g);
+      expect(got.loss).not.toBe(before.loss);
+      await expect(moved.reseat({ regions: ['nowhere'], replica: 0, replicas: 1 })).rejects.toThrow(/unknown region/);
+    } finally {
+      await moved.close();
+      await built.close();
+    }
+  });
+
   it('snapshot/restore round-trips parameters and optimiser state', async () => {
     const e = await LorkdEngine.create({ spec, stage: 'teacher', regions: names, replica: 0, replicas: 1 });
     try {

@@ -1,11 +1,23 @@
-// Compute-thread entry: selects the tfjs backend in this thread, then serves a LorkdEngine.
+// Compute-thread entry: selects the tfjs backend when the thread boots, then serves LorkdEngines.
 import { selectBackend } from '@lorkd/compute';
-import type { EngineThreadInit } from './engine-thread-init.js';
+import type { EngineThreadBoot, EngineThreadInit } from './engine-thread-init.js';
 import { LorkdEngine } from './lorkd-engine.js';
 import { serveEngine } from './serve-engine.js';
 
-serveEngine(async (init) => {
-  const { backend, ...rest } = init as EngineThreadInit;
-  await selectBackend({ preference: backend });
-  return LorkdEngine.create(rest);
+let selected: EngineThreadInit['backend'] | undefined;
+
+serveEngine({
+  async prepare(boot) {
+    const backend = (boot as EngineThreadBoot | null)?.backend ?? 'auto';
+    await selectBackend({ preference: backend });
+    selected = backend;
+  },
+  async create(init) {
+    const { backend, ...rest } = init as EngineThreadInit;
+    if (backend !== selected) {
+      await selectBackend({ preference: backend });
+      selected = backend;
+    }
+    return LorkdEngine.create(rest);
+  },
 });

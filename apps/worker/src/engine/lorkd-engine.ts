@@ -12,18 +12,14 @@ import {
   setParams,
   teacherLogits,
 } from '@lorkd/model';
-import type { EngineSnapshot, GroupLayout, SlotEngine, StepGradients } from './engine.js';
+import type { EngineSnapshot, GroupLayout, SlotEngine, SlotSeat, StepGradients } from './engine.js';
 import { loadRunDataset } from './run-dataset.js';
 
 /** What a slot trains: the run's spec, the stage, and this slot's part of every global batch. */
-export interface LorkdEngineInit {
+export interface LorkdEngineInit extends SlotSeat {
   readonly spec: RunSpec;
   /** `teacher`: the plain teacher network on the task loss only; `student`: LoRKD student with KD. */
   readonly stage: 'teacher' | 'student';
-  /** Region names this slot hosts, and its replica index among the slots sharing them. */
-  readonly regions: readonly string[];
-  readonly replica: number;
-  readonly replicas: number;
   /** Teacher parameters (student stage with β > 0). */
   readonly teacherParams?: Map<string, Float32Array>;
 }
@@ -59,13 +55,14 @@ export function buildSpecTeacher(spec: RunSpec, channels: number): LorkdModel {
 export class LorkdEngine implements SlotEngine {
   private constructor(
     private readonly init: LorkdEngineInit,
+    private seat: SlotSeat,
     private readonly dataset: Dataset,
     private readonly sampler: Sampler,
     private readonly model: LorkdModel,
     private readonly teacher: LorkdModel | undefined,
     private readonly optimizer: Optimizer,
     private readonly groups: readonly GroupLayout[],
-    private readonly regionIdx: readonly number[],
+    private regionIdx: readonly number[],
     private applied: number,
   ) {}
 
@@ -102,7 +99,8 @@ export class LorkdEngine implements SlotEngine {
       .filter((g) => g.length > 0);
     const regionIdx = init.regions.map((name) => model.regionIndex(name));
     logger.debug('engine ready', { stage, params: model.params.length, regions: init.regions });
-    return new LorkdEngine(init, dataset, sampler, model, teacher, optimizer, groups, regionIdx, 0);
+    const seat = { regions: init.regions, replica: init.replica, replicas: init.replicas };
+    return new LorkdEngine(init, seat, dataset, sampler, model, teacher, optimizer, groups, regionIdx, 0);
   }
 
   get datasetHash(): string {
@@ -117,8 +115,8 @@ export class LorkdEngine implements SlotEngine {
     const { spec } = this.init;
     const idx = this.sampler.shardFor(step, {
       regions: this.regionIdx,
-      replica: this.init.replica,
-      replicas: this.init.replicas,
+      replica: this.seat.replica,
+      replicas: this.seat.replicas,
     });
     const b = gatherBatch(this.dataset, idx);
     const labels = spec.task === 'segmentation' && b.masks ? Int32Array.from(b.masks) : b.labels;
@@ -181,6 +179,12 @@ export class LorkdEngine implements SlotEngine {
     setParams(this.model, snapshot.params);
     this.optimizer.setState(snapshot.optimizer);
     this.applied = snapshot.step;
+  }
+
+  /** The model holds every region's expert whatever the seat, so a new seat only changes the shard. */
+  async reseat(seat: SlotSeat): Promise<void> {
+    this.regionIdx = seat.regions.map((name) => this.model.regionIndex(name));
+    this.seat = { regions: [...seat.regions], replica: seat.replica, replicas: seat.replicas };
   }
 
   async close(): Promise<void> {

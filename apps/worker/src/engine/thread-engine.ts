@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { type Logger, LorkdError } from '@lorkd/contracts';
-import type { EngineSnapshot, GroupLayout, SlotEngine, StepGradients } from './engine.js';
+import type { EngineSnapshot, GroupLayout, SlotEngine, SlotSeat, StepGradients } from './engine.js';
 
 /** An error raised inside the compute thread, carried over with its name, code and fields. */
 export class EngineThreadError extends LorkdError {
@@ -19,20 +19,26 @@ export interface SerializedError {
   fields?: Record<string, unknown>;
 }
 
-export interface ThreadEngineOptions {
-  /** Module (file URL) that calls `serveEngine(factory)` when imported. */
+export interface ThreadBootOptions {
+  /** Module (file URL) that calls `serveEngine(server)` when imported. */
   readonly entry: URL;
-  /** Passed to the engine factory inside the thread (structured-cloneable). */
-  readonly init: unknown;
+  /** Passed to the server's `prepare` inside the thread (structured-cloneable). */
+  readonly boot?: unknown;
   readonly logger: Logger;
   /** Extra node flags for the thread; `--conditions=lorkd-source` is added when running from source. */
   readonly execArgv?: readonly string[];
 }
 
+export interface ThreadEngineOptions extends ThreadBootOptions {
+  /** Passed to the server's `create` inside the thread (structured-cloneable). */
+  readonly init: unknown;
+}
+
 /**
  * A SlotEngine whose model, data and optimiser live in a worker thread: the calling thread only
  * passes step numbers and gradient buffers, so its event loop stays free for BullMQ lock renewal,
- * heartbeats and collectives while a step computes.
+ * heartbeats and collectives while a step computes. A thread is booted once (modules loaded, backend
+ * selected) and can build one engine after another with `init`.
  */
 export class ThreadEngine implements SlotEngine {
   private nextId = 1;
@@ -56,11 +62,12 @@ export class ThreadEngine implements SlotEngine {
     worker.on('exit', (code) => failAll(new Error(`the compute thread exited (code ${code})`)));
   }
 
-  static async start(options: ThreadEngineOptions): Promise<ThreadEngine> {
+  /** Starts a thread and waits until it is prepared (no engine yet: `init` builds one). */
+  static async boot(options: ThreadBootOptions): Promise<ThreadEngine> {
     const fromSource = options.entry.pathname.endsWith('.ts');
     const execArgv = [...(fromSource ? ['--conditions=lorkd-source'] : []), ...(options.execArgv ?? [])];
     const worker = new Worker(new URL('./thread-boot.mjs', import.meta.url), {
-      workerData: { entry: options.entry.href, init: options.init },
+      workerData: { entry: options.entry.href, boot: options.boot ?? null },
       execArgv,
     });
     const engine = new ThreadEngine(worker);
@@ -72,6 +79,28 @@ export class ThreadEngine implements SlotEngine {
     }
     options.logger.debug('compute thread ready', { threadId: worker.threadId });
     return engine;
+  }
+
+  /** Boots a thread and builds its engine. */
+  static async start(options: ThreadEngineOptions): Promise<ThreadEngine> {
+    const engine = await ThreadEngine.boot(options);
+    try {
+      await engine.init(options.init);
+    } catch (err) {
+      await engine.terminate();
+      throw err;
+    }
+    return engine;
+  }
+
+  /** Whether the thread is gone (crashed or terminated). */
+  get dead(): boolean {
+    return this.exited !== undefined;
+  }
+
+  /** Builds a new engine in this thread from `init` (closing the previous one). */
+  init(init: unknown): Promise<void> {
+    return this.call('init', [init]);
   }
 
   private call<T>(method: string, args: unknown[]): Promise<T> {
@@ -98,6 +127,10 @@ export class ThreadEngine implements SlotEngine {
   restore(snapshot: EngineSnapshot): Promise<void> {
     return this.call('restore', [snapshot]);
   }
+  reseat(seat: SlotSeat): Promise<void> {
+    return this.call('reseat', [seat]);
+  }
+  /** Closes the engine and ends the thread. */
   async close(): Promise<void> {
     if (!this.exited) {
       try {
@@ -106,6 +139,10 @@ export class ThreadEngine implements SlotEngine {
         // the thread is going away anyway
       }
     }
+    await this.terminate();
+  }
+  /** Ends the thread without closing the engine first. */
+  async terminate(): Promise<void> {
     await this.worker.terminate();
   }
 }

@@ -43,8 +43,10 @@ export interface SeatDeps {
   readonly runs: RunRecordsPort;
   openStore(url: string): Promise<ObjectStore>;
   openCheckpoints(store: ObjectStore, jobRunId: string): Promise<CheckpointStore>;
-  startEngine(init: EngineThreadInit): Promise<SlotEngine>;
-  readonly backend: EngineThreadInit['backend'];
+  /** An engine for the seat, and how it was obtained (for the log: fresh thread, warm thread, reused). */
+  startEngine(init: EngineThreadInit): Promise<{ engine: SlotEngine; source?: string }>;
+  /** The worker's backend (LORKD_BACKEND); the spec's `cluster.backend` when the worker names none. */
+  readonly backend?: EngineThreadInit['backend'] | undefined;
   readonly workerId: string;
   readonly logger: Logger;
   /** Aborted when this worker is asked to stop (SIGTERM). */
@@ -141,16 +143,19 @@ export async function processSeat(job: SeatJob, deps: SeatDeps): Promise<SeatRes
 
   const regionNames = job.regions.map((r) => r.region);
   let engine: SlotEngine;
+  const engineStarted = performance.now();
   try {
-    engine = await deps.startEngine({
+    const got = await deps.startEngine({
       spec,
       stage,
       regions: regionNames,
       replica: job.regions[0]?.replica ?? 0,
       replicas: job.regions[0]?.replicas ?? 1,
       ...(teacherParams ? { teacherParams } : {}),
-      backend: deps.backend,
+      backend: deps.backend ?? spec.cluster.backend,
     });
+    engine = got.engine;
+    log.info('engine ready', { source: got.source ?? 'new', ms: Math.round(performance.now() - engineStarted) });
   } catch (err) {
     throw new SeatFailure(classify(err), (err as Error).message, { cause: err });
   }
