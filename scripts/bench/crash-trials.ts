@@ -7,8 +7,9 @@
 // uninterrupted run.
 //
 //   node --conditions=lorkd-source --import tsx scripts/bench/crash-trials.ts [--trials 5] [--seed 8]
-//        [--steps 30] [--every 5] [--json]
+//        [--steps 30] [--every 5] [--json] [--logs FILE]
 import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { mulberry32 } from '@lorkd/compute';
 import type { RunRecord, RunSpecInput } from '@lorkd/contracts';
@@ -23,6 +24,8 @@ const { values } = parseArgs({
     steps: { type: 'string', default: '30' },
     every: { type: 'string', default: '5' },
     json: { type: 'boolean', default: false },
+    /** Write every process's log (JSON lines) here at the end, e.g. to read the seat start-up phases. */
+    logs: { type: 'string' },
   },
 });
 const trials = Number(values.trials);
@@ -233,5 +236,6 @@ try {
     process.stdout.write(`${lines.join('\n')}\n`);
   }
 } finally {
+  if (values.logs) writeFileSync(values.logs, cluster.logs());
   await cluster.stop();
 }

@@ -17,6 +17,7 @@ import { ThreadEngine } from './engine/thread-engine.js';
 import { HealthServer } from './http/health-server.js';
 import type { RunRecordsPort } from './ports.js';
 import { processSeat, type SeatResult } from './slot/seat.js';
+import { TeacherCache } from './slot/seat-state.js';
 
 export interface WorkerDeps {
   readonly redisUrl: string;
@@ -66,6 +67,7 @@ export function createWorker(deps: WorkerDeps): LorkdWorker {
   let queueWorker: QueueWorker<SlotJobData, SeatResult> | undefined;
   const stores = new Map<string, Promise<ObjectStore>>();
   let engines: EngineCache | undefined;
+  const teachers = new TeacherCache();
   const metrics = deps.metrics ?? createMetrics({ defaultLabels: { service: 'worker' } });
   let ready = false;
   const health = new HealthServer({ metrics, ready: () => ready, logger });
@@ -131,6 +133,7 @@ export function createWorker(deps: WorkerDeps): LorkdWorker {
               logger,
               stop: stopCtl.signal,
               metrics,
+              teachers,
             });
             logger.info('slot job done', { ...result });
             return result;

@@ -66,9 +66,12 @@ export interface CheckpointStoreOptions {
   readonly store: ObjectStore;
   readonly runId: string;
   readonly logger?: Logger;
-  /** Blobs uploaded/downloaded at once. */
+  /** Blobs uploaded/downloaded at once (default 8). */
   readonly concurrency?: number;
 }
+
+/** Blob requests in flight per save or load: checkpoints are many small tensors, so latency-bound. */
+const DEFAULT_CONCURRENCY = 8;
 
 const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
@@ -115,7 +118,7 @@ export class CheckpointStore {
 
   static async create(options: CheckpointStoreOptions): Promise<CheckpointStore> {
     const logger = (options.logger ?? silentLogger).child({ runId: options.runId });
-    return new CheckpointStore(options.store, options.runId, logger, options.concurrency ?? 4);
+    return new CheckpointStore(options.store, options.runId, logger, options.concurrency ?? DEFAULT_CONCURRENCY);
   }
 
   blobKey(hash: string): string {

@@ -51,6 +51,13 @@ describe.each(['file', 's3', 's3-cas'] as const)('ObjectStore on %s', (kind) => 
     expect(await store.getInto('d/big.bin', back)).toBe(true);
     expect(Buffer.compare(back, big)).toBe(0);
     await expect(store.getInto('d/big.bin', new Uint8Array(3))).rejects.toThrow(/expected 3/);
+    // a small object is read in one request; its size is still checked both ways
+    const small = new Uint8Array(2);
+    expect(await store.getInto('d/small.txt', small)).toBe(true);
+    expect(new TextDecoder().decode(small)).toBe('hi');
+    await expect(store.getInto('d/small.txt', new Uint8Array(1))).rejects.toMatchObject({ fields: { size: 2 } });
+    await expect(store.getInto('d/small.txt', new Uint8Array(5))).rejects.toMatchObject({ fields: { size: 2 } });
+    expect(await store.getInto('d/none', new Uint8Array(2))).toBe(false);
     expect((await store.list('d/')).map((o) => o.key)).toEqual(['d/big.bin', 'd/small.txt']);
     expect(await store.listDirs('')).toContain('d');
     await store.delete('d/big.bin');

@@ -16,6 +16,7 @@ import type { EngineThreadInit } from '../engine/engine-thread-init.js';
 import { stageSteps } from '../engine/lorkd-engine.js';
 import { type GenerationPort, isGenerationEnd, type RunRecordsPort } from '../ports.js';
 import { snapshotToTensors, tensorsToSnapshot } from './checkpoint-codec.js';
+import { confirmLatest, readLatest, type TeacherCache } from './seat-state.js';
 import { runSlotLoop, type StepReport } from './slot-loop.js';
 
 /** A slot job's payload (the `lorkd-train` job data of @lorkd/cluster). */
@@ -55,6 +56,13 @@ export interface SeatDeps {
   readonly joinTimeoutMs?: number;
   /** The worker's Prometheus series (`/metrics`); fed per step, per collective and per checkpoint. */
   readonly metrics?: SlotMetrics;
+  /** Trained teachers this worker has read (kept across its slot jobs); none: read every time. */
+  readonly teachers?: TeacherCache;
+}
+
+async function loadTeacher(checkpoints: CheckpointStore): Promise<Map<string, Float32Array> | undefined> {
+  const loaded = await checkpoints.loadLatest();
+  return loaded ? tensorsToSnapshot(loaded.tensors, loaded.manifest.step).params : undefined;
 }
 
 /** The part of `LorkdMetrics` (@lorkd/telemetry) a slot feeds. */
@@ -113,6 +121,14 @@ export async function processSeat(job: SeatJob, deps: SeatDeps): Promise<SeatRes
     worker: deps.workerId,
   });
 
+  // Seat start-up, phase by phase (logged with 'generation joined'): what a restart waits for.
+  const startup: Record<string, number> = {};
+  let phaseStart = performance.now();
+  const phase = (name: string) => {
+    const now = performance.now();
+    startup[name] = Math.round(now - phaseStart);
+    phaseStart = now;
+  };
   const record = await deps.runs.get(runId);
   if (!record || TERMINAL_PHASES.includes(record.state.phase)) return result('cancelled', 0);
   const open = await deps.generations.current(job.runId);
@@ -120,6 +136,7 @@ export async function processSeat(job: SeatJob, deps: SeatDeps): Promise<SeatRes
   if (open !== job.generation) return result('superseded', 0);
 
   const spec = record.spec;
+  phase('recordMs');
   let store: ObjectStore;
   let checkpoints: CheckpointStore;
   try {
@@ -131,19 +148,22 @@ export async function processSeat(job: SeatJob, deps: SeatDeps): Promise<SeatRes
     });
   }
 
+  // The newest checkpoint is read while the teacher, the engine and the rendezvous proceed.
+  const early = readLatest(checkpoints);
   let teacherParams: Map<string, Float32Array> | undefined;
   if (stage === 'student' && spec.teacher.kind === 'train' && spec.training.kd.beta > 0) {
     const teacherCkpts = await deps.openCheckpoints(store, stageRunId(runId, 'teacher'));
-    const loaded = await teacherCkpts.loadLatest().catch((err: unknown) => {
+    const load = deps.teachers ? deps.teachers.load(teacherCkpts) : loadTeacher(teacherCkpts);
+    teacherParams = await load.catch((err: unknown) => {
       throw new SeatFailure('storage', `cannot read the teacher checkpoint: ${(err as Error).message}`, { cause: err });
     });
-    if (!loaded) throw new SeatFailure('bug', `run ${runId} has no trained teacher checkpoint`);
-    teacherParams = tensorsToSnapshot(loaded.tensors, loaded.manifest.step).params;
+    if (!teacherParams) throw new SeatFailure('bug', `run ${runId} has no trained teacher checkpoint`);
   }
+  phase('storageMs');
 
   const regionNames = job.regions.map((r) => r.region);
   let engine: SlotEngine;
-  const engineStarted = performance.now();
+  let engineSource = 'new';
   try {
     const got = await deps.startEngine({
       spec,
@@ -155,7 +175,8 @@ export async function processSeat(job: SeatJob, deps: SeatDeps): Promise<SeatRes
       backend: deps.backend ?? spec.cluster.backend,
     });
     engine = got.engine;
-    log.info('engine ready', { source: got.source ?? 'new', ms: Math.round(performance.now() - engineStarted) });
+    engineSource = got.source ?? 'new';
+    phase('engineMs');
   } catch (err) {
     throw new SeatFailure(classify(err), (err as Error).message, { cause: err });
   }
@@ -181,20 +202,21 @@ export async function processSeat(job: SeatJob, deps: SeatDeps): Promise<SeatRes
         return result('superseded', 0);
       throw new SeatFailure('hung', (err as Error).message, { cause: err });
     }
+    phase('joinMs');
 
-    let loaded: Awaited<ReturnType<CheckpointStore['loadLatest']>>;
-    const skipped: Array<{ step: number; reason: string }> = [];
-    try {
-      loaded = await checkpoints.loadLatest({ onSkip: (s) => skipped.push(s) });
-    } catch (err) {
+    const read = await confirmLatest(checkpoints, await early);
+    if (!read.ok) {
+      const err = read.error;
       throw new SeatFailure('storage', `cannot read checkpoints of ${job.runId}: ${(err as Error).message}`, {
         cause: err,
       });
     }
+    const { loaded, skipped } = read;
     const fromStep = loaded?.manifest.step ?? 0;
     if (skipped.length > 0 && job.slot === 0) await reportFallback(deps, runId, job, skipped, fromStep, log);
     if (loaded) await engine.restore(tensorsToSnapshot(loaded.tensors, fromStep));
-    log.info('generation joined', { fromStep, totalSteps, regions: regionNames });
+    phase('restoreMs');
+    log.info('generation joined', { fromStep, totalSteps, regions: regionNames, engine: engineSource, startup });
 
     const reporter = progressReporter(deps, record, stage, job, log);
     try {
