@@ -39,7 +39,7 @@ export class EngineCache {
   /** What identifies a built engine: everything in `init` except the seat. */
   static keyOf(init: EngineThreadInit): string {
     const h = createHash('sha256');
-    h.update(JSON.stringify({ spec: init.spec, stage: init.stage, backend: init.backend, r: init.regions, p: init.replica }));
+    h.update(JSON.stringify({ spec: init.spec, stage: init.stage, backend: init.backend }));
     for (const [k, v] of init.teacherParams ?? []) {
       h.update(k);
       h.update(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
