@@ -21,6 +21,7 @@ async function main(): Promise<number> {
     prefix: env.LORKD_QUEUE_PREFIX,
     ...(env.LORKD_WORKER_ID ? { workerId: env.LORKD_WORKER_ID } : {}),
     backend: env.LORKD_BACKEND,
+    ...(env.LORKD_STORAGE_URL ? { storageUrl: env.LORKD_STORAGE_URL } : {}),
     storage: { s3: s3OptionsFromEnvConfig(env), logger },
     http: { port: env.LORKD_WORKER_PORT },
     logger,

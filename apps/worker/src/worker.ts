@@ -7,7 +7,7 @@ import {
   RunStore,
   type SlotJobData,
 } from '@lorkd/cluster';
-import { type Logger, type RunEvent, silentLogger } from '@lorkd/contracts';
+import { type Logger, type RunEvent, silentLogger, stageRunId } from '@lorkd/contracts';
 import { CheckpointStore, createObjectStore, type ObjectStore, type ObjectStoreOptions } from '@lorkd/storage';
 import { createMetrics, type LorkdMetrics } from '@lorkd/telemetry';
 import { clusterGenerations } from './cluster-generations.js';
@@ -16,8 +16,9 @@ import { type EngineThreadBoot, type EngineThreadInit, LORKD_ENGINE_ENTRY } from
 import { ThreadEngine } from './engine/thread-engine.js';
 import { HealthServer } from './http/health-server.js';
 import type { RunRecordsPort } from './ports.js';
-import { processSeat, type SeatResult } from './slot/seat.js';
-import { TeacherCache } from './slot/seat-state.js';
+import { HotSpare, type SpareTarget } from './slot/hot-spare.js';
+import { processSeat, type SeatResult, storageRoot } from './slot/seat.js';
+import { needsTrainedTeacher, TeacherCache } from './slot/seat-state.js';
 
 export interface WorkerDeps {
   readonly redisUrl: string;
@@ -27,6 +28,8 @@ export interface WorkerDeps {
   readonly workerId?: string;
   /** Compute backend (LORKD_BACKEND); when absent, each run's `cluster.backend` (default auto). */
   readonly backend?: EngineThreadInit['backend'];
+  /** The default storage root (LORKD_STORAGE_URL), opened when the worker starts; runs may name others. */
+  readonly storageUrl?: string;
   /** Options for opening s3:// and file:// stores (S3 settings from the environment). */
   readonly storage?: ObjectStoreOptions;
   readonly logger?: Logger;
@@ -36,6 +39,11 @@ export interface WorkerDeps {
   readonly lockDurationMs?: number;
   /** Serve `/healthz`, `/readyz` and `/metrics` (LORKD_WORKER_PORT; 0 = any free port); none when absent. */
   readonly http?: { readonly port: number; readonly host?: string };
+  /**
+   * While idle, build the engine of the newest running stage ahead of time, so this worker can take
+   * over a slot of it in milliseconds (default true).
+   */
+  readonly hotSpare?: boolean;
   /** The worker's Prometheus series; default a fresh `createMetrics({ defaultLabels: { service: 'worker' } })`. */
   readonly metrics?: LorkdMetrics;
 }
@@ -67,6 +75,7 @@ export function createWorker(deps: WorkerDeps): LorkdWorker {
   let queueWorker: QueueWorker<SlotJobData, SeatResult> | undefined;
   const stores = new Map<string, Promise<ObjectStore>>();
   let engines: EngineCache | undefined;
+  let spare: HotSpare | undefined;
   const teachers = new TeacherCache();
   const metrics = deps.metrics ?? createMetrics({ defaultLabels: { service: 'worker' } });
   let ready = false;
@@ -81,6 +90,29 @@ export function createWorker(deps: WorkerDeps): LorkdWorker {
       stores.set(url, s);
     }
     return s;
+  };
+
+  /** Reads the stage's teacher (if it needs one) and builds its engine while no job holds it. */
+  const prepareSpare = async ({ record, stage }: SpareTarget, cache: EngineCache): Promise<void> => {
+    const { spec } = record;
+    const store = await openStore(storageRoot(record));
+    let teacherParams: Map<string, Float32Array> | undefined;
+    if (needsTrainedTeacher(spec, stage)) {
+      const runId = stageRunId(record.id, 'teacher');
+      teacherParams = await teachers.load(await CheckpointStore.create({ store, runId, logger }));
+      if (!teacherParams) return; // not trained yet
+    }
+    const first = spec.regions[0]?.name;
+    if (!first) return;
+    await cache.prepare({
+      spec,
+      stage,
+      regions: [first],
+      replica: 0,
+      replicas: 1,
+      ...(teacherParams ? { teacherParams } : {}),
+      backend: deps.backend ?? spec.cluster.backend,
+    });
   };
 
   return {
@@ -110,8 +142,22 @@ export function createWorker(deps: WorkerDeps): LorkdWorker {
         logger,
       );
       engines = cache;
-      // Boot the compute thread now, so the first slot job (and every restart) finds it ready.
-      cache.warm().catch(() => {});
+      // Get warm before taking jobs: boot the compute thread and open the default storage (its
+      // connection and capability probe), so that neither the first slot job nor a restarted
+      // generation this worker joins waits for them; a worker still starting does not take a job
+      // from a warm one. Failures here are logged; the job that needs the part reports them.
+      const warming = performance.now();
+      await Promise.all([
+        cache.warm().catch(() => undefined),
+        deps.storageUrl
+          ? openStore(deps.storageUrl)
+              .then((store) => store.conditionalWrites())
+              .catch((err: unknown) =>
+                logger.warn('storage not reachable yet', { url: deps.storageUrl, error: (err as Error).message }),
+              )
+          : undefined,
+      ]);
+      logger.info('worker warm', { ms: Math.round(performance.now() - warming) });
       const startEngine = (init: EngineThreadInit) => cache.acquire(init);
       queueWorker = await createSlotWorker<SeatResult>({
         connections: conns,
@@ -144,6 +190,15 @@ export function createWorker(deps: WorkerDeps): LorkdWorker {
           }
         },
       });
+      if (deps.hotSpare ?? true) {
+        spare = new HotSpare({
+          listRuns: () => runStore.list({ limit: 50 }),
+          idle: () => (queueWorker?.activeJobs ?? 1) === 0,
+          prepare: (target) => prepareSpare(target, cache),
+          logger,
+        });
+        spare.start();
+      }
       ready = true;
       logger.info('worker started', { id, prefix, ...(httpPort !== undefined ? { httpPort } : {}) });
     },
@@ -151,12 +206,15 @@ export function createWorker(deps: WorkerDeps): LorkdWorker {
       ready = false;
       if (!stopCtl.signal.aborted) stopCtl.abort(new Error(reason));
       logger.info('worker stopping', { reason, activeJobs: queueWorker?.activeJobs ?? 0 });
+      await spare?.stop();
       await queueWorker?.close();
       queueWorker = undefined;
       await this.close();
     },
     async close() {
       ready = false;
+      await spare?.stop();
+      spare = undefined;
       await queueWorker?.close({ force: true });
       queueWorker = undefined;
       await engines?.clear();

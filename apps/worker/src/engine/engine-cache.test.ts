@@ -67,6 +67,24 @@ describe('EngineCache', () => {
     }
   });
 
+  it('prepares an engine ahead of a job, never under a job that holds one', async () => {
+    const cache = new EngineCache((boot) => ThreadEngine.boot({ entry, boot, logger: silentLogger }), {
+      backend: 'cpu',
+    });
+    try {
+      expect(await cache.prepare(init('run-a', 0))).toBe('cold-thread'); // not warmed first
+      expect(await cache.prepare(init('run-a', 1))).toBe('reused'); // already built: nothing to do
+      const job = await cache.acquire(init('run-a', 2));
+      expect(job.source).toBe('reused');
+      expect(await cache.prepare(init('run-b', 0))).toBeUndefined(); // the job holds the engine
+      expect((await job.engine.gradients(4)).grads.get('shared')).toEqual(new Float32Array([7]));
+      await job.engine.close();
+      expect(await cache.prepare(init('run-b', 0))).toBe('warm-thread');
+    } finally {
+      await cache.clear();
+    }
+  });
+
   it('surfaces a thread that could not boot at the job that needs it', async () => {
     const cache = new EngineCache((boot) => ThreadEngine.boot({ entry, boot, logger: silentLogger }), {
       backend: 'tensorflow',

@@ -29,6 +29,10 @@ export type EngineSource = 'cold-thread' | 'warm-thread' | 'reused';
 export class EngineCache {
   private host: Promise<EngineHost> | undefined;
   private built: { key: string; initial: EngineSnapshot } | undefined;
+  /** Operations on the thread run one at a time. */
+  private tail: Promise<unknown> = Promise.resolve();
+  /** True while a slot job holds the engine (until its `close()`). */
+  private leased = false;
 
   constructor(
     private readonly boot: (boot: EngineThreadBoot) => Promise<EngineHost>,
@@ -59,7 +63,33 @@ export class EngineCache {
   }
 
   /** An engine for `init` and how it was obtained; the engine's `close()` only returns it to the cache. */
-  async acquire(init: EngineThreadInit): Promise<{ engine: SlotEngine; source: EngineSource }> {
+  acquire(init: EngineThreadInit): Promise<{ engine: SlotEngine; source: EngineSource }> {
+    return this.serial(async () => {
+      const got = await this.obtain(init);
+      this.leased = true;
+      return got;
+    });
+  }
+
+  /**
+   * Builds the engine for `init` ahead of a job (a hot spare), unless a job holds the engine now.
+   * Resolves to how it was obtained, or undefined when skipped.
+   */
+  prepare(init: EngineThreadInit): Promise<EngineSource | undefined> {
+    return this.serial(async () => {
+      if (this.leased) return undefined;
+      if (this.built?.key === EngineCache.keyOf(init)) return 'reused';
+      return (await this.obtain(init)).source;
+    });
+  }
+
+  private serial<T>(op: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(op, op);
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  private async obtain(init: EngineThreadInit): Promise<{ engine: SlotEngine; source: EngineSource }> {
     const pending = this.host;
     let host = await pending?.catch(() => undefined);
     let source: EngineSource = 'warm-thread';
@@ -89,13 +119,16 @@ export class EngineCache {
       snapshot: () => h.snapshot(),
       restore: (s) => h.restore(s),
       reseat: (s) => h.reseat(s),
-      close: async () => {},
+      close: async () => {
+        this.leased = false;
+      },
     };
     return { engine, source };
   }
 
   /** Ends the compute thread (after a failure, or when the worker stops); `warm` boots a new one. */
   async clear(): Promise<void> {
+    this.leased = false;
     const pending = this.host;
     this.host = undefined;
     this.built = undefined;

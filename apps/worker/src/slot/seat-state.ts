@@ -1,5 +1,11 @@
+import type { RunSpec, RunStage } from '@lorkd/contracts';
 import type { CheckpointStore, LoadedCheckpoint } from '@lorkd/storage';
 import { tensorsToSnapshot } from './checkpoint-codec.js';
+
+/** Whether a stage's engine needs the run's trained teacher (the student stage of a run that trains one, with KD). */
+export function needsTrainedTeacher(spec: RunSpec, stage: RunStage): boolean {
+  return stage === 'student' && spec.teacher.kind === 'train' && spec.training.kd.beta > 0;
+}
 
 /** A checkpoint fallback: a step whose checkpoint did not verify, and why. */
 export interface SkippedCheckpoint {

@@ -16,7 +16,7 @@ import type { EngineThreadInit } from '../engine/engine-thread-init.js';
 import { stageSteps } from '../engine/lorkd-engine.js';
 import { type GenerationPort, isGenerationEnd, type RunRecordsPort } from '../ports.js';
 import { snapshotToTensors, tensorsToSnapshot } from './checkpoint-codec.js';
-import { confirmLatest, readLatest, type TeacherCache } from './seat-state.js';
+import { confirmLatest, needsTrainedTeacher, readLatest, type TeacherCache } from './seat-state.js';
 import { runSlotLoop, type StepReport } from './slot-loop.js';
 
 /** A slot job's payload (the `lorkd-train` job data of @lorkd/cluster). */
@@ -151,7 +151,7 @@ export async function processSeat(job: SeatJob, deps: SeatDeps): Promise<SeatRes
   // The newest checkpoint is read while the teacher, the engine and the rendezvous proceed.
   const early = readLatest(checkpoints);
   let teacherParams: Map<string, Float32Array> | undefined;
-  if (stage === 'student' && spec.teacher.kind === 'train' && spec.training.kd.beta > 0) {
+  if (needsTrainedTeacher(spec, stage)) {
     const teacherCkpts = await deps.openCheckpoints(store, stageRunId(runId, 'teacher'));
     const load = deps.teachers ? deps.teachers.load(teacherCkpts) : loadTeacher(teacherCkpts);
     teacherParams = await load.catch((err: unknown) => {
