@@ -294,7 +294,43 @@ export class S3ObjectStore implements ObjectStore {
     if (offset !== end) throw new StorageError(`s3 object ${key} shrank while reading`, { fields: { key } });
   }
 
+  /**
+   * Reads an object expected to hold `target.length` (> 0) bytes in one ranged GET of exactly that
+   * range: the reply's Content-Range carries the object's real size, so a wrong size is detected
+   * without a HEAD first and without downloading a large wrong object.
+   */
+  private async getWhole(key: string, target: Uint8Array): Promise<boolean> {
+    const out = await this.client.send(
+      new GetObjectCommand({ Bucket: this.bucket, Key: this.key(key), Range: `bytes=0-${target.length - 1}` }),
+    );
+    const total = /\/(\d+)$/.exec(out.ContentRange ?? '')?.[1];
+    const size = total !== undefined ? Number(total) : out.ContentLength;
+    const wrong = (n: number) =>
+      new StorageError(`${this.url}/${key} has ${n} bytes, expected ${target.length}`, {
+        fields: { key, size: n, expected: target.length },
+      });
+    let offset = 0;
+    for await (const chunk of (out.Body ?? []) as AsyncIterable<Uint8Array>) {
+      if (offset + chunk.length <= target.length) target.set(chunk, offset);
+      offset += chunk.length;
+    }
+    if (size !== undefined && size !== target.length) throw wrong(size);
+    if (offset !== target.length) throw wrong(offset);
+    return true;
+  }
+
   async getInto(key: string, target: Uint8Array): Promise<boolean> {
+    // One request for an object that fits in one part (most checkpoint tensors): the GET's own
+    // Content-Range is the size check, no HEAD first.
+    if (target.length > 0 && target.length < this.options.partSizeBytes) {
+      try {
+        return await this.readRetrying(() => this.getWhole(key, target));
+      } catch (error) {
+        if (error instanceof StorageError) throw error;
+        if (isNotFound(error)) return false;
+        this.fail('get', key, error);
+      }
+    }
     const info = await this.head(key);
     if (!info) return false;
     if (info.size !== target.length)
