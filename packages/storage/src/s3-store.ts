@@ -46,6 +46,13 @@ export const S3OptionsSchema = z.object({
     .default(8 * MiB),
   /** Parts uploaded (or ranges downloaded) in parallel per object. */
   concurrency: z.number().int().min(1).max(64).default(4),
+  /** Give up connecting after this long (then the retry policy applies). */
+  connectTimeoutMs: z.number().int().positive().default(10_000),
+  /**
+   * Give up on a request whose connection has been silent this long (a stalled server or network);
+   * a slow but moving transfer is not cut. The retry policy applies to the failure.
+   */
+  stallTimeoutMs: z.number().int().positive().default(60_000),
   /** `probe` asks the server once per bucket whether it honours If-None-Match; `on`/`off` skip the probe. */
   conditionalWrites: z.enum(['probe', 'on', 'off']).default('probe'),
   retry: RetryPolicySchema.default(RetryPolicySchema.parse({})),
@@ -117,6 +124,7 @@ export class S3ObjectStore implements ObjectStore {
       requestChecksumCalculation: checksum,
       responseChecksumValidation: checksum,
       maxAttempts: options.retry.maxAttempts,
+      requestHandler: { connectionTimeout: options.connectTimeoutMs, socketTimeout: options.stallTimeoutMs },
       retryStrategy: sdkRetryStrategy(options.retry, ({ kind, attempt, delayMs, error }) =>
         logger.warn('retrying S3 request', {
           kind,

@@ -1,3 +1,4 @@
+import { createServer } from 'node:net';
 import { freePort, type S3ServerHandle, startS3Server } from '@lorkd/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordingLogger, s3OptionsOf } from '../test/helpers.js';
@@ -54,6 +55,31 @@ describe('S3 store logs on a real server', () => {
   });
   afterAll(async () => {
     await s3?.stop();
+  });
+
+  it('gives up on a server that accepts and then goes silent, instead of hanging', async () => {
+    const sockets: import('node:net').Socket[] = [];
+    const silent = createServer((socket) => sockets.push(socket)); // reads nothing, answers nothing
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as import('node:net').AddressInfo).port;
+    const store = await createObjectStore(`s3://${s3.bucket}/logs`, {
+      s3: {
+        ...s3OptionsOf(s3),
+        endpoint: `http://127.0.0.1:${port}`,
+        conditionalWrites: 'on',
+        stallTimeoutMs: 300,
+        retry: { maxAttempts: 2, baseDelayMs: 1 },
+      },
+    });
+    const started = Date.now();
+    try {
+      await expect(store.get('a')).rejects.toThrow(/s3:\/\/.*\/logs\/a failed/);
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      await store.close();
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => silent.close(() => r()));
+    }
   });
 
   it('says what failed (name, HTTP status, message), never [object Object] or the secret key', async () => {
