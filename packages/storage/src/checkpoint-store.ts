@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { type Logger, silentLogger, toValidationIssues, ValidationError } from '@lorkd/contracts';
+import type { BlobCache } from './blob-cache.js';
 import { Mutex, mapLimit } from './concurrency.js';
 import { CheckpointNotFoundError, IntegrityError, StorageError } from './errors.js';
 import { advanceLatest } from './latest.js';
@@ -68,6 +69,8 @@ export interface CheckpointStoreOptions {
   readonly logger?: Logger;
   /** Blobs uploaded/downloaded at once (default 8). */
   readonly concurrency?: number;
+  /** Blobs this process already holds (shared across stores and runs); reads hit it before storage. */
+  readonly blobCache?: BlobCache;
 }
 
 /** Blob requests in flight per save or load: checkpoints are many small tensors, so latency-bound. */
@@ -81,6 +84,11 @@ export function checkRunId(runId: string): string {
       fields: { runId },
     });
   return runId;
+}
+
+function tensorOf(entry: TensorEntry, buffer: ArrayBuffer): CheckpointTensor {
+  const data = entry.dtype === 'float32' ? new Float32Array(buffer) : new Int32Array(buffer);
+  return { dtype: entry.dtype, shape: entry.shape, data };
 }
 
 function bytesOf(data: Float32Array | Int32Array): Uint8Array {
@@ -111,6 +119,7 @@ export class CheckpointStore {
     runId: string,
     private readonly logger: Logger,
     private readonly concurrency: number,
+    private readonly cache: BlobCache | undefined,
   ) {
     this.runId = checkRunId(runId);
     this.base = `runs/${runId}`;
@@ -118,7 +127,13 @@ export class CheckpointStore {
 
   static async create(options: CheckpointStoreOptions): Promise<CheckpointStore> {
     const logger = (options.logger ?? silentLogger).child({ runId: options.runId });
-    return new CheckpointStore(options.store, options.runId, logger, options.concurrency ?? DEFAULT_CONCURRENCY);
+    return new CheckpointStore(
+      options.store,
+      options.runId,
+      logger,
+      options.concurrency ?? DEFAULT_CONCURRENCY,
+      options.blobCache,
+    );
   }
 
   blobKey(hash: string): string {
@@ -181,6 +196,7 @@ export class CheckpointStore {
     if (!parsed.success)
       throw new ValidationError('checkpoint', toValidationIssues(parsed.error), { cause: parsed.error });
     const manifest = parsed.data;
+    for (const e of entries) this.cache?.put(e.entry.sha256, e.bytes);
     // 1. Blobs, each at most once: content addressing makes re-uploads idempotent.
     const unique = new Map(entries.map((e) => [e.entry.sha256, e]));
     let uploaded = 0;
@@ -302,6 +318,7 @@ export class CheckpointStore {
       });
     const buffer = new ArrayBuffer(entry.bytes);
     const bytes = new Uint8Array(buffer);
+    if (this.cache?.readInto(entry.sha256, bytes)) return tensorOf(entry, buffer);
     const key = this.blobKey(entry.sha256);
     let found: boolean;
     try {
@@ -330,8 +347,21 @@ export class CheckpointStore {
         fields: { step, name: entry.name, sha256: entry.sha256 },
       });
     }
-    const data = entry.dtype === 'float32' ? new Float32Array(buffer) : new Int32Array(buffer);
-    return { dtype: entry.dtype, shape: entry.shape, data };
+    this.cache?.put(entry.sha256, bytes);
+    return tensorOf(entry, buffer);
+  }
+
+  /**
+   * Puts tensors this process holds into the blob cache under their hashes, so that loading a
+   * checkpoint that contains the same bytes (written by another process) skips downloading them.
+   * A slot calls it at every checkpoint step with its own copy of the state.
+   */
+  remember(tensors: ReadonlyMap<string, CheckpointTensor>): void {
+    if (!this.cache) return;
+    for (const tensor of tensors.values()) {
+      const bytes = bytesOf(tensor.data);
+      this.cache.put(sha256Hex(bytes), bytes);
+    }
   }
 
   /** Deletes a corrupt blob so the next save that needs those bytes uploads them again. */

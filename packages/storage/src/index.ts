@@ -1,3 +1,4 @@
+export { BlobCache } from './blob-cache.js';
 export {
   CheckpointStore,
   type CheckpointStoreOptions,
