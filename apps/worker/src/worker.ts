@@ -8,7 +8,13 @@ import {
   type SlotJobData,
 } from '@lorkd/cluster';
 import { type Logger, type RunEvent, silentLogger, stageRunId } from '@lorkd/contracts';
-import { CheckpointStore, createObjectStore, type ObjectStore, type ObjectStoreOptions } from '@lorkd/storage';
+import {
+  BlobCache,
+  CheckpointStore,
+  createObjectStore,
+  type ObjectStore,
+  type ObjectStoreOptions,
+} from '@lorkd/storage';
 import { createMetrics, type LorkdMetrics } from '@lorkd/telemetry';
 import { clusterGenerations } from './cluster-generations.js';
 import { EngineCache, type EngineHost } from './engine/engine-cache.js';
@@ -39,6 +45,8 @@ export interface WorkerDeps {
   readonly lockDurationMs?: number;
   /** Serve `/healthz`, `/readyz` and `/metrics` (LORKD_WORKER_PORT; 0 = any free port); none when absent. */
   readonly http?: { readonly port: number; readonly host?: string };
+  /** Memory for checkpoint tensors kept by content hash (default 256 MiB). */
+  readonly blobCacheBytes?: number;
   /**
    * While idle, build the engine of the newest running stage ahead of time, so this worker can take
    * over a slot of it in milliseconds (default true).
@@ -77,6 +85,12 @@ export function createWorker(deps: WorkerDeps): LorkdWorker {
   let engines: EngineCache | undefined;
   let spare: HotSpare | undefined;
   const teachers = new TeacherCache();
+  // Checkpoint tensors this worker holds (wrote, read, or computed as a member of their sync group):
+  // a restarted generation on this worker downloads only what it lacks.
+  const blobs = new BlobCache(deps.blobCacheBytes);
+  const openCheckpoints = (store: ObjectStore, runId: string) =>
+    CheckpointStore.create({ store, runId, logger, blobCache: blobs });
+  const followed = new Map<string, number>();
   const metrics = deps.metrics ?? createMetrics({ defaultLabels: { service: 'worker' } });
   let ready = false;
   const health = new HealthServer({ metrics, ready: () => ready, logger });
@@ -99,7 +113,7 @@ export function createWorker(deps: WorkerDeps): LorkdWorker {
     let teacherParams: Map<string, Float32Array> | undefined;
     if (needsTrainedTeacher(spec, stage)) {
       const runId = stageRunId(record.id, 'teacher');
-      teacherParams = await teachers.load(await CheckpointStore.create({ store, runId, logger }));
+      teacherParams = await teachers.load(await openCheckpoints(store, runId));
       if (!teacherParams) return; // not trained yet
     }
     const first = spec.regions[0]?.name;
@@ -113,6 +127,15 @@ export function createWorker(deps: WorkerDeps): LorkdWorker {
       ...(teacherParams ? { teacherParams } : {}),
       backend: deps.backend ?? spec.cluster.backend,
     });
+  };
+
+  /** A hot spare reads each new checkpoint of its stage into the blob cache, ahead of a restart. */
+  const followCheckpoints = async ({ record, stage, key }: SpareTarget): Promise<void> => {
+    const checkpoints = await openCheckpoints(await openStore(storageRoot(record)), stageRunId(record.id, stage));
+    const latest = await checkpoints.latest();
+    if (!latest || followed.get(key) === latest.step) return;
+    await checkpoints.loadLatest();
+    followed.set(key, latest.step);
   };
 
   return {
@@ -172,7 +195,7 @@ export function createWorker(deps: WorkerDeps): LorkdWorker {
               generations,
               runs,
               openStore,
-              openCheckpoints: (store, runId) => CheckpointStore.create({ store, runId, logger }),
+              openCheckpoints,
               startEngine,
               backend: deps.backend,
               workerId: id,
@@ -195,6 +218,7 @@ export function createWorker(deps: WorkerDeps): LorkdWorker {
           listRuns: () => runStore.list({ limit: 50 }),
           idle: () => (queueWorker?.activeJobs ?? 1) === 0,
           prepare: (target) => prepareSpare(target, cache),
+          follow: (target) => followCheckpoints(target),
           logger,
         });
         spare.start();

@@ -43,4 +43,25 @@ describe('hot spare', () => {
     expect(prepared).toEqual(['new-teacher:teacher', 'old-training:student']);
     await spare.stop();
   });
+
+  it('follows the stage it prepared (e.g. its new checkpoints) while that stage runs', async () => {
+    let list = [runs[0] as RunRecord];
+    const followed: string[] = [];
+    const spare = new HotSpare({
+      listRuns: async () => list,
+      idle: () => true,
+      prepare: async () => {},
+      follow: async (t) => {
+        followed.push(t.key);
+      },
+    });
+    await spare.tick(); // prepares old-training:student
+    await spare.tick();
+    await spare.tick();
+    expect(followed).toEqual(['old-training:student', 'old-training:student']);
+    list = [run('old-training', { phase: 'exporting' }, '2026-11-29T00:00:00Z')];
+    await spare.tick(); // the stage ended: nothing to follow
+    expect(followed).toHaveLength(2);
+    await spare.stop();
+  });
 });

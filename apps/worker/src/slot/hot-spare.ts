@@ -31,6 +31,11 @@ export interface HotSpareDeps {
   listRuns(): Promise<RunRecord[]>;
   /** Builds (and keeps) the engine for a stage: teacher read, data loaded, model built. */
   prepare(target: SpareTarget): Promise<void>;
+  /**
+   * Called on later looks while the prepared stage is still the one to be ready for (e.g. to read
+   * its newest checkpoint ahead of a restart). Optional.
+   */
+  follow?(target: SpareTarget): Promise<void>;
   /** True while the worker runs no slot job. */
   idle(): boolean;
   readonly logger?: Logger;
@@ -47,6 +52,7 @@ export interface HotSpareDeps {
  */
 export class HotSpare {
   private readonly prepared = new Set<string>();
+  private current: SpareTarget | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
@@ -64,8 +70,21 @@ export class HotSpare {
   /** One look: prepares the chosen target when idle. Resolves when done (errors are logged). */
   async tick(): Promise<SpareTarget | undefined> {
     if (this.stopped || !this.deps.idle()) return undefined;
-    const target = chooseSpareTarget(await this.deps.listRuns(), this.prepared);
-    if (!target || this.stopped || !this.deps.idle()) return undefined;
+    const runs = await this.deps.listRuns();
+    const target = chooseSpareTarget(runs, this.prepared);
+    if (!target) {
+      const current = this.current && runs.find((r) => r.id === this.current?.record.id);
+      const stillRunning = current && chooseSpareTarget([current], new Set())?.key === this.current?.key;
+      if (stillRunning && this.current && this.deps.follow && !this.stopped && this.deps.idle())
+        await this.deps
+          .follow(this.current)
+          .catch((err: unknown) =>
+            this.logger.debug('could not follow the prepared stage', { error: (err as Error).message }),
+          );
+      return undefined;
+    }
+    if (this.stopped || !this.deps.idle()) return undefined;
+    this.current = target;
     this.prepared.add(target.key);
     const started = performance.now();
     try {

@@ -230,6 +230,7 @@ export async function processSeat(job: SeatJob, deps: SeatDeps): Promise<SeatRes
             observeStep(deps.metrics, job.runId, regionNames, r);
             return reporter.step(r);
           },
+          keepCheckpoint: async (_step, snapshot) => checkpoints.remember(snapshotToTensors(snapshot)),
           saveCheckpoint: async (step, snapshot, metrics) => {
             const started = performance.now();
             const tensors = snapshotToTensors(snapshot);

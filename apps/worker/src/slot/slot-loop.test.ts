@@ -115,6 +115,8 @@ async function train(
   const engines = slots.map((s) => new LinearEngine(s));
   const checkpoints: number[] = [];
   let snapshot: EngineSnapshot | undefined;
+  const saved = new Map<number, EngineSnapshot>();
+  const kept: Array<{ rank: number; step: number; snapshot: EngineSnapshot }> = [];
   const syncGroups = slots.map(() => new Set<string>());
   const regionLoss = slots.map(() => new Map<string, number>());
   const outcomes = await Promise.all(
@@ -128,6 +130,10 @@ async function train(
           async saveCheckpoint(step, snap) {
             checkpoints.push(step);
             snapshot = snap;
+            saved.set(step, snap);
+          },
+          async keepCheckpoint(step, snap) {
+            kept.push({ rank, step, snapshot: snap });
           },
           async onStep(r) {
             at = r.step;
@@ -151,7 +157,16 @@ async function train(
       );
     }),
   );
-  return { outcomes, checkpoints, snapshot: snapshot as EngineSnapshot, engines, syncGroups, regionLoss };
+  return {
+    outcomes,
+    checkpoints,
+    snapshot: snapshot as EngineSnapshot,
+    saved,
+    kept,
+    engines,
+    syncGroups,
+    regionLoss,
+  };
 }
 
 const full = (region: string) => ({ region, from: 0, to: 4 });
@@ -187,6 +202,11 @@ describe('runSlotLoop', () => {
     ]);
     expect(one.checkpoints).toEqual([4, 8, 10]);
     expect(three.checkpoints).toEqual([4, 8, 10]);
+    // the other ranks keep their copy of each checkpoint step but the last (nothing restarts after it);
+    // the parameters they share with rank 0 are bit-identical to what rank 0 wrote
+    expect(one.kept).toEqual([]);
+    expect(three.kept.map((k) => `${k.rank}@${k.step}`).sort()).toEqual(['1@4', '1@8', '2@4', '2@8']);
+    for (const k of three.kept) expect(k.snapshot.params.get('w')).toEqual(three.saved.get(k.step)?.params.get('w'));
     const p1 = one.snapshot.params;
     const p3 = three.snapshot.params;
     for (const name of ['w', 'b']) {

@@ -44,6 +44,12 @@ export interface SlotLoopPorts {
   readonly allReduce: AllReduce;
   /** Writes a checkpoint of the state after `step` steps (called on rank 0 only). */
   saveCheckpoint(step: number, snapshot: EngineSnapshot, metrics: Record<string, number>): Promise<void>;
+  /**
+   * The other ranks' copy of the same checkpoint step, while rank 0 writes it (they would wait for
+   * rank 0 at the next collective anyway): kept in memory so that a restart on this worker reads only
+   * the tensors it does not hold. Optional.
+   */
+  keepCheckpoint?(step: number, snapshot: EngineSnapshot): Promise<void>;
   onStep(report: StepReport): Promise<void>;
   /** True once this process was asked to stop (SIGTERM): the slots agree to stop after the current step. */
   stopRequested(): boolean;
@@ -170,9 +176,13 @@ export async function runSlotLoop(ports: SlotLoopPorts, options: SlotLoopOptions
     const done = step + 1;
     const stop = (tail[4] ?? 0) > 0;
     let checkpointMs = 0;
-    if (rank === 0 && (done % checkpointEvery === 0 || done === totalSteps || stop)) {
+    const atCheckpoint = done % checkpointEvery === 0 || done === totalSteps || stop;
+    if (rank === 0 && atCheckpoint) {
       const snapshot = await engine.snapshot();
       await ports.saveCheckpoint(done, snapshot, { loss: tail[0] ?? 0 });
+      checkpointMs = performance.now() - t3;
+    } else if (atCheckpoint && done < totalSteps && ports.keepCheckpoint) {
+      await ports.keepCheckpoint(done, await engine.snapshot());
       checkpointMs = performance.now() - t3;
     }
     const stepMs = performance.now() - t0;
