@@ -19,6 +19,7 @@ import { createMetrics, type LorkdMetrics } from '@lorkd/telemetry';
 import { clusterGenerations } from './cluster-generations.js';
 import { EngineCache, type EngineHost } from './engine/engine-cache.js';
 import { type EngineThreadBoot, type EngineThreadInit, LORKD_ENGINE_ENTRY } from './engine/engine-thread-init.js';
+import { stageSteps } from './engine/lorkd-engine.js';
 import { ThreadEngine } from './engine/thread-engine.js';
 import { HealthServer } from './http/health-server.js';
 import type { RunRecordsPort } from './ports.js';
@@ -113,7 +114,7 @@ export function createWorker(deps: WorkerDeps): LorkdWorker {
     let teacherParams: Map<string, Float32Array> | undefined;
     if (needsTrainedTeacher(spec, stage)) {
       const runId = stageRunId(record.id, 'teacher');
-      teacherParams = await teachers.load(await openCheckpoints(store, runId));
+      teacherParams = await teachers.load(await openCheckpoints(store, runId), stageSteps(spec, 'teacher'));
       if (!teacherParams) return; // not trained yet
     }
     const first = spec.regions[0]?.name;

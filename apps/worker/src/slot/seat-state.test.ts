@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { CheckpointStore, type CheckpointTensor, createObjectStore, type ObjectStore } from '@lorkd/storage';
 import { tempDir } from '@lorkd/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { confirmLatest, readLatest, TeacherCache } from './seat-state.js';
+import { confirmLatest, readLatest, TeacherCache, TeacherCheckpointError } from './seat-state.js';
 
 const common = { sampler: { step: 0 }, rng: { seed: 1 }, specHash: 's', datasetHash: 'd' };
 const tensors = (v: number) =>
@@ -52,14 +52,26 @@ describe('seat state: early checkpoint read and the teacher cache', () => {
   it('reuses a teacher while its LATEST names the same manifest', async () => {
     const ckpts = await CheckpointStore.create({ store, runId: 'teacher-1' });
     const cache = new TeacherCache();
-    expect(await cache.load(ckpts)).toBeUndefined();
+    expect(await cache.load(ckpts, 2)).toBeUndefined();
     await ckpts.save({ step: 2, generation: 0, tensors: tensors(2), ...common });
-    const first = await cache.load(ckpts);
+    const first = await cache.load(ckpts, 2);
     expect(first?.get('w')).toEqual(new Float32Array([2, -2]));
-    expect(await cache.load(ckpts)).toBe(first); // the same Map: not read again
-    await ckpts.save({ step: 3, generation: 1, tensors: tensors(3), ...common });
-    const second = await cache.load(ckpts);
+    expect(await cache.load(ckpts, 2)).toBe(first); // the same Map: not read again
+    await ckpts.save({ step: 2, generation: 1, tensors: tensors(5), ...common }); // rewritten
+    const second = await cache.load(ckpts, 2);
     expect(second).not.toBe(first);
-    expect(second?.get('w')).toEqual(new Float32Array([3, -3]));
+    expect(second?.get('w')).toEqual(new Float32Array([5, -5]));
+  });
+
+  it('refuses an older teacher when the final teacher checkpoint does not verify', async () => {
+    const ckpts = await CheckpointStore.create({ store, runId: 'teacher-2' });
+    await ckpts.save({ step: 2, generation: 0, tensors: tensors(2), ...common });
+    await ckpts.save({ step: 3, generation: 0, tensors: tensors(3), ...common });
+    await writeFile(join(dir.path, ckpts.manifestKey(3)), '{ not json');
+    const err = await new TeacherCache().load(ckpts, 3).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TeacherCheckpointError);
+    expect((err as Error).message).toMatch(
+      /the trained teacher \(teacher-2, step 3\) cannot be read \(checkpoint 3: .*invalid manifest\); the newest usable teacher checkpoint is step 2/,
+    );
   });
 });

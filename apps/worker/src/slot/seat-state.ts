@@ -41,6 +41,37 @@ export async function confirmLatest(checkpoints: CheckpointStore, early: LatestR
   return newer ? readLatest(checkpoints) : early;
 }
 
+/** The trained teacher's final checkpoint is missing or does not verify (an older one would distil a different teacher). */
+export class TeacherCheckpointError extends Error {
+  readonly code = 'E_TEACHER_CHECKPOINT';
+  constructor(message: string) {
+    super(message);
+    this.name = 'TeacherCheckpointError';
+  }
+}
+
+/**
+ * Reads the trained teacher: its checkpoint at the teacher stage's last step, and nothing older —
+ * distilling from an earlier teacher checkpoint would silently train against another teacher.
+ */
+export async function loadTrainedTeacher(
+  checkpoints: CheckpointStore,
+  finalStep: number,
+): Promise<{ params: Map<string, Float32Array>; loaded: LoadedCheckpoint } | undefined> {
+  const skipped: SkippedCheckpoint[] = [];
+  const loaded = await checkpoints.loadLatest({ onSkip: (s) => skipped.push(s) });
+  if (!loaded && skipped.length === 0) return undefined;
+  if (!loaded || loaded.manifest.step !== finalStep) {
+    const why = skipped.map((s) => `checkpoint ${s.step}: ${s.reason}`).join('; ');
+    throw new TeacherCheckpointError(
+      `the trained teacher (${checkpoints.runId}, step ${finalStep}) cannot be read${why ? ` (${why})` : ''}${
+        loaded ? `; the newest usable teacher checkpoint is step ${loaded.manifest.step}` : ''
+      }: restore it from a backup or train the teacher again in a new run`,
+    );
+  }
+  return { params: tensorsToSnapshot(loaded.tensors, loaded.manifest.step).params, loaded };
+}
+
 /**
  * The trained teachers a worker has read, by stage run id: a student slot of the same run (a
  * restarted generation, another seat) reuses the parameters after one small read that confirms the
@@ -51,20 +82,18 @@ export class TeacherCache {
 
   constructor(private readonly capacity = 2) {}
 
-  async load(checkpoints: CheckpointStore): Promise<Map<string, Float32Array> | undefined> {
+  async load(checkpoints: CheckpointStore, finalStep: number): Promise<Map<string, Float32Array> | undefined> {
     const latest = await checkpoints.latest();
     const pointer = latest ? `${latest.step}:${latest.manifestSha256}` : undefined;
     const hit = pointer ? this.entries.get(checkpoints.runId) : undefined;
     if (hit && hit.pointer === pointer) return hit.params;
-    const loaded = await checkpoints.loadLatest();
-    if (!loaded) return undefined;
-    const params = tensorsToSnapshot(loaded.tensors, loaded.manifest.step).params;
-    // Cache only what LATEST names (a fallback to an older checkpoint is re-read next time).
-    if (pointer && latest?.step === loaded.manifest.step) {
+    const got = await loadTrainedTeacher(checkpoints, finalStep);
+    if (!got) return undefined;
+    if (pointer && latest?.step === got.loaded.manifest.step) {
       this.entries.delete(checkpoints.runId);
-      this.entries.set(checkpoints.runId, { pointer, params });
+      this.entries.set(checkpoints.runId, { pointer, params: got.params });
       while (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value as string);
     }
-    return params;
+    return got.params;
   }
 }

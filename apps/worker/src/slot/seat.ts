@@ -16,7 +16,14 @@ import type { EngineThreadInit } from '../engine/engine-thread-init.js';
 import { stageSteps } from '../engine/lorkd-engine.js';
 import { type GenerationPort, isGenerationEnd, type RunRecordsPort } from '../ports.js';
 import { snapshotToTensors, tensorsToSnapshot } from './checkpoint-codec.js';
-import { confirmLatest, needsTrainedTeacher, readLatest, type TeacherCache } from './seat-state.js';
+import {
+  confirmLatest,
+  loadTrainedTeacher,
+  needsTrainedTeacher,
+  readLatest,
+  type TeacherCache,
+  TeacherCheckpointError,
+} from './seat-state.js';
 import { runSlotLoop, type StepReport } from './slot-loop.js';
 
 /** A slot job's payload (the `lorkd-train` job data of @lorkd/cluster). */
@@ -58,11 +65,6 @@ export interface SeatDeps {
   readonly metrics?: SlotMetrics;
   /** Trained teachers this worker has read (kept across its slot jobs); none: read every time. */
   readonly teachers?: TeacherCache;
-}
-
-async function loadTeacher(checkpoints: CheckpointStore): Promise<Map<string, Float32Array> | undefined> {
-  const loaded = await checkpoints.loadLatest();
-  return loaded ? tensorsToSnapshot(loaded.tensors, loaded.manifest.step).params : undefined;
 }
 
 /** The part of `LorkdMetrics` (@lorkd/telemetry) a slot feeds. */
@@ -153,8 +155,12 @@ export async function processSeat(job: SeatJob, deps: SeatDeps): Promise<SeatRes
   let teacherParams: Map<string, Float32Array> | undefined;
   if (needsTrainedTeacher(spec, stage)) {
     const teacherCkpts = await deps.openCheckpoints(store, stageRunId(runId, 'teacher'));
-    const load = deps.teachers ? deps.teachers.load(teacherCkpts) : loadTeacher(teacherCkpts);
+    const finalStep = stageSteps(spec, 'teacher');
+    const load = deps.teachers
+      ? deps.teachers.load(teacherCkpts, finalStep)
+      : loadTrainedTeacher(teacherCkpts, finalStep).then((t) => t?.params);
     teacherParams = await load.catch((err: unknown) => {
+      if (err instanceof TeacherCheckpointError) throw new SeatFailure('bad-input', err.message, { cause: err });
       throw new SeatFailure('storage', `cannot read the teacher checkpoint: ${(err as Error).message}`, { cause: err });
     });
     if (!teacherParams) throw new SeatFailure('bug', `run ${runId} has no trained teacher checkpoint`);
