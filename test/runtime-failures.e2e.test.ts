@@ -121,6 +121,25 @@ describe('distributed runtime failures (processes on loopback)', () => {
     expect((await cluster.waitForEnd(after.id)).state.phase, cluster.logs()).toBe('done');
   }, 300_000);
 
+  it('S3 lost mid-run for seconds: storage failures restart with backoff, the run ends with equal params', async () => {
+    const input = spec('s3-blip', {
+      training: { ...(base.training as object), steps: 12 } as RunSpecInput['training'],
+    });
+    const run = await cluster.createRun(input);
+    await cluster.waitFor(run.id, (r) => r.state.phase === 'training' && (r.lastCheckpoint?.step ?? 0) >= 2);
+    await cluster.stopS3();
+    await sleep(8_000);
+    await cluster.startS3();
+    const done = await cluster.waitForEnd(run.id);
+    expect(done.state.phase, cluster.logs()).toBe('done');
+    const storage = done.restarts.filter((r) => r.cause === 'storage');
+    expect(storage.length, JSON.stringify(done.restarts)).toBeGreaterThanOrEqual(1);
+    expect(storage[0]?.reason).toMatch(/ECONNREFUSED|checkpoint/);
+    await selectBackend({ preference: 'wasm' });
+    const expected = (await trainSingleProcess(parseRunSpec(input))).student;
+    expect(maxRelError(expected, await cluster.finalParams(stageRunId(run.id, 'student')))).toBeLessThanOrEqual(1e-4);
+  }, 600_000);
+
   it('a corrupt latest checkpoint: the restart falls back to the previous one, says why, ends with equal params', async () => {
     const input = spec('corrupt', {
       training: { ...(base.training as object), steps: 10 } as RunSpecInput['training'],

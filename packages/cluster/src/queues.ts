@@ -150,7 +150,13 @@ export class LorkdQueues {
    * Enqueues a run as one flow: the export job waits for every slot job. `tag` (default `g<generation>`) makes the
    * job ids unique per enqueue of the same run; enqueueing the same tag twice is a no-op (same ids).
    */
-  async enqueueRun(input: { exportJob: ExportJobData; slots: SlotJobData[]; tag?: string }): Promise<EnqueuedRun> {
+  /** `delayMs`: the slot jobs become available to workers only after this long (a restart's backoff). */
+  async enqueueRun(input: {
+    exportJob: ExportJobData;
+    slots: SlotJobData[];
+    tag?: string;
+    delayMs?: number;
+  }): Promise<EnqueuedRun> {
     const exportJob = ExportJobDataSchema.parse(input.exportJob);
     const slots = input.slots.map((s) => SlotJobDataSchema.parse(s));
     const runId = exportJob.runId;
@@ -175,7 +181,12 @@ export class LorkdQueues {
         name: 'slot',
         queueName: QUEUE_NAMES.train,
         data,
-        opts: { jobId: ids.slotJobIds[i], ignoreDependencyOnFailure: true, ...keep },
+        opts: {
+          jobId: ids.slotJobIds[i],
+          ignoreDependencyOnFailure: true,
+          ...keep,
+          ...(input.delayMs ? { delay: input.delayMs } : {}),
+        },
       })),
     });
     this.logger.info('run enqueued', { runId, tag, slots: worldSize });

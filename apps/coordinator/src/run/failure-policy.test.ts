@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decideOnFailure, NO_FAILURES, primaryFailure } from './failure-policy.js';
+import { decideOnFailure, NO_FAILURES, primaryFailure, restartDelayMs } from './failure-policy.js';
 
 const budgets = { preemptions: 2, crashes: 1, hangs: 0 };
 
@@ -43,5 +43,15 @@ describe('failure policy', () => {
       ]),
     ).toEqual({ cause: 'crashed', reason: 'rank 2 lost' });
     expect(primaryFailure([])).toBeUndefined();
+  });
+
+  it('waits out storage and Redis outages with growing delays, restarts lost workers at once', () => {
+    expect([1, 2, 3, 4, 5, 6, 7].map((n) => restartDelayMs('storage', n))).toEqual([
+      1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000,
+    ]);
+    expect(restartDelayMs('redis', 2)).toBe(2_000);
+    for (const cause of ['crashed', 'preempted', 'hung'] as const) expect(restartDelayMs(cause, 3)).toBe(0);
+    const d = decideOnFailure({ cause: 'storage', reason: 'ECONNREFUSED' }, NO_FAILURES, budgets);
+    expect(d).toMatchObject({ action: 'restart', delayMs: 1_000 });
   });
 });

@@ -34,6 +34,8 @@ export type FailureDecision =
       readonly counts: FailureCounts;
       /** How many of this cause's retries are left after this one. */
       readonly left: number;
+      /** Wait this long before the next generation starts (outages of storage/Redis get time to pass). */
+      readonly delayMs: number;
     }
   | { readonly action: 'fail'; readonly cause: FailureCause; readonly reason: string; readonly counts: FailureCounts };
 
@@ -77,7 +79,25 @@ export function decideOnFailure(
       counts: next,
     };
   }
-  return { action: 'restart', cause: report.cause, reason: report.reason, counts: next, left: budget - used };
+  return {
+    action: 'restart',
+    cause: report.cause,
+    reason: report.reason,
+    counts: next,
+    left: budget - used,
+    delayMs: restartDelayMs(report.cause, used),
+  };
+}
+
+/**
+ * How long to wait before restarting after the `nth` failure of a cause: none after a lost worker,
+ * a preemption or a hang (the sooner the better: that is time lost), exponential for storage and
+ * Redis failures — 1, 2, 4, 8, 16 s, at most 30 s — so that a short outage is waited out instead of
+ * spending the whole crash budget in a few seconds.
+ */
+export function restartDelayMs(cause: FailureCause, nth: number): number {
+  if (cause !== 'storage' && cause !== 'redis') return 0;
+  return Math.min(30_000, 1_000 * 2 ** Math.max(0, nth - 1));
 }
 
 /** The worst of several reports from one generation (e.g. one slot crashed, the others timed out). */

@@ -174,7 +174,7 @@ export class RunDriver {
   }
 
   /** Opens generation `generation` of a stage and enqueues its flow (export parent + one job per slot). */
-  async startGeneration(runId: string, stage: RunStage, generation: number): Promise<void> {
+  async startGeneration(runId: string, stage: RunStage, generation: number, delayMs = 0): Promise<void> {
     const record = await this.deps.runs.get(runId);
     if (!record || isTerminal(record.state)) return;
     const spec = record.spec;
@@ -196,7 +196,12 @@ export class RunDriver {
         .filter(([, ranks]) => ranks.includes(s.slot))
         .map(([name, ranks]) => ({ name, ranks: [...ranks] })),
     }));
-    await this.deps.queues.enqueueRun({ exportJob: { kind: 'export', runId: jobRunId }, slots, tag: `g${generation}` });
+    await this.deps.queues.enqueueRun({
+      exportJob: { kind: 'export', runId: jobRunId },
+      slots,
+      tag: `g${generation}`,
+      ...(delayMs > 0 ? { delayMs } : {}),
+    });
     await this.deps.runs.update(runId, { generation });
     this.deps.logger.info('generation started', {
       runId: jobRunId,
@@ -221,8 +226,19 @@ export class RunDriver {
       await this.fail(runId, decision.cause, decision.reason);
       return;
     }
-    const store = await this.deps.openStore(storageRoot(record));
-    const { fromStep } = await this.latestStep(store, jobRunId);
+    // Where the next generation resumes (for the record; its slots read LATEST themselves). With
+    // storage down, the last checkpoint the run reported stands in.
+    const fromStep = await this.deps
+      .openStore(storageRoot(record))
+      .then((store) => this.latestStep(store, jobRunId))
+      .then((l) => l.fromStep)
+      .catch((err: unknown) => {
+        this.deps.logger.warn('cannot read LATEST for the restart record; using the last reported checkpoint', {
+          runId: jobRunId,
+          error: (err as Error).message,
+        });
+        return stage === 'student' ? (record.lastCheckpoint?.step ?? 0) : 0;
+      });
     const next = generation + 1;
     await this.deps.fence.advance(jobRunId, next); // fence first: the old generation's slots stop now
     const restart: RestartRecord = { at: new Date().toISOString(), generation: next, cause, reason, fromStep };
@@ -232,8 +248,15 @@ export class RunDriver {
       { restarts: [...record.restarts, restart], progress: progressBackTo(record.progress, fromStep) },
     );
     await this.deps.runs.appendEvent(runId, { type: 'restart', ...restart });
-    this.deps.logger.warn('restarting generation', { runId: jobRunId, generation: next, cause, reason, fromStep });
-    await this.startGeneration(runId, stage, next);
+    this.deps.logger.warn('restarting generation', {
+      runId: jobRunId,
+      generation: next,
+      cause,
+      reason,
+      fromStep,
+      ...(decision.delayMs > 0 ? { delayMs: decision.delayMs } : {}),
+    });
+    await this.startGeneration(runId, stage, next, decision.delayMs);
   }
 
   /** Every slot of a generation returned: the stage finished, or the slots stopped together (preemption). */
