@@ -8,7 +8,7 @@
 // AdamW on the best @lorkd/compute backend; ~10x slower per sample on this box).
 // node --conditions=lorkd-source --import tsx scripts/data/calibrate.ts [--engine tiny|lorkd] [--size 64]
 //   [--train 2000] [--test 500] [--conflict 0.7] [--steps 300] [--batch 16] [--width 8] [--depth 2]
-//   [--lr 0.003] [--only single|shared] [--out FILE.json]
+//   [--lr 0.003] [--only single|shared] [--augment full|intensity|none] [--out FILE.json]
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { selectBackend } from '@lorkd/compute';
@@ -34,6 +34,10 @@ const { values } = parseArgs({
     backend: { type: 'string', default: 'auto' },
     engine: { type: 'string', default: 'tiny' },
     only: { type: 'string' },
+    // full: the sampler's default augmentation (rotation, scale, shift with bilinear resampling, gain/offset);
+    // intensity: gain/offset jitter only (resampling smooths the pixel noise, and the noise-level texture that
+    // decides some phantom findings then looks different in training and test images); none.
+    augment: { type: 'string', default: 'full' },
     out: { type: 'string' },
   },
 });
@@ -78,6 +82,8 @@ interface Engine {
   /** One optimiser step on a batch; `heads` are the model's head indices. Returns the loss. */
   step(x: Float32Array, labels: Int32Array, heads: Int32Array, step: number): number;
   accuracy(x: Float32Array, labels: Int32Array, head: number): number;
+  /** Predicted class per sample (tiny engine only; used for the confusion matrices). */
+  predict?(x: Float32Array, n: number, head: number): Int32Array;
   /** Gradient of the shared backbone (no heads) on a batch. */
   backboneGradient(x: Float32Array, labels: Int32Array, heads: Int32Array): Float32Array;
   dispose(): void;
@@ -112,6 +118,17 @@ function tinyEngine(classes: number[]): Engine {
         if (best === labels[i]) ok++;
       }
       return ok / Math.max(1, labels.length);
+    },
+    predict(x, n, head) {
+      const px = size * size;
+      const out = new Int32Array(n);
+      for (let i = 0; i < n; i++) {
+        const z = net.logits(x.subarray(i * px, (i + 1) * px), head);
+        let best = 0;
+        for (let k = 1; k < z.length; k++) if ((z[k] as number) > (z[best] as number)) best = k;
+        out[i] = best;
+      }
+      return out;
     },
     backboneGradient(x, labels, heads) {
       return net.gradient(x, labels, heads).grad.slice(0, net.backboneSize);
@@ -164,6 +181,15 @@ function lorkdEngine(classes: number[], experts: boolean): Engine {
 const makeEngine = (classes: number[], experts = false): Engine =>
   values.engine === 'lorkd' ? lorkdEngine(classes, experts) : tinyEngine(classes);
 
+const augment =
+  values.augment === 'none'
+    ? undefined
+    : values.augment === 'intensity'
+      ? { flip: false, rotateDeg: 0, scale: 0, translate: 0 }
+      : { flip: false };
+if (values.augment !== 'none' && values.augment !== 'intensity' && values.augment !== 'full')
+  throw new Error(`--augment must be full, intensity or none (got ${values.augment})`);
+
 /** Trains for `steps` steps on batches from `sampler`; `remap` maps dataset region → head. */
 function train(
   engine: Engine,
@@ -176,7 +202,11 @@ function train(
   let lossSum = 0;
   const every = Math.max(1, Math.floor(steps / 4));
   for (let step = 0; step < steps; step++) {
-    const b = gatherBatch(data, sampler.globalBatch(step), { augment: { seed, step, options: { flip: false } } });
+    const b = gatherBatch(
+      data,
+      sampler.globalBatch(step),
+      augment ? { augment: { seed, step, options: augment } } : {},
+    );
     lossSum += engine.step(b.x, b.labels, b.regions.map(remap), step);
     onStep?.(step);
     if ((step + 1) % every === 0) {
@@ -188,9 +218,25 @@ function train(
   }
 }
 
-function testAccuracy(engine: Engine, r: number, head: number): number {
+/** Confusion matrices of the last testAccuracy calls, per arm and region: [true class][predicted class]. */
+const confusion: Record<string, Record<string, number[][]>> = {};
+
+function testAccuracy(engine: Engine, r: number, head: number, arm: string): number {
   const b = gatherBatch(data, indicesOf(data, 'test', r), { split: 'test' });
-  return engine.accuracy(b.x, b.labels, head);
+  if (!engine.predict) return engine.accuracy(b.x, b.labels, head);
+  const k = data.regions[r]?.labels.length ?? 0;
+  const m = Array.from({ length: k }, () => new Array<number>(k).fill(0));
+  const pred = engine.predict(b.x, b.n, head);
+  let ok = 0;
+  for (let i = 0; i < b.n; i++) {
+    const t = b.labels[i] as number;
+    const p = pred[i] as number;
+    (m[t] as number[])[p] = ((m[t] as number[])[p] as number) + 1;
+    if (t === p) ok++;
+  }
+  confusion[arm] ??= {};
+  (confusion[arm] as Record<string, number[][]>)[data.regions[r]?.name ?? String(r)] = m;
+  return ok / Math.max(1, b.n);
 }
 
 /** Backbone gradient of region r on `n` training samples (a fixed, spread-out pick). */
@@ -231,6 +277,7 @@ const result: Record<string, unknown> = {
     depth,
     lr,
     seed,
+    augment: values.augment,
   },
   regions: data.regions,
   datasetHash: data.hash,
@@ -251,7 +298,7 @@ if (values.only !== 'shared') {
     });
     t0 = performance.now();
     train(engine, sampler, () => 0, `single ${name}`);
-    single.push(testAccuracy(engine, r, 0));
+    single.push(testAccuracy(engine, r, 0, 'single'));
     say(
       `single-region ${name}: test accuracy ${pct(single[r] as number)} (${((performance.now() - t0) / 1000).toFixed(0)} s)`,
     );
@@ -284,7 +331,7 @@ if (values.only !== 'single') {
     },
   );
   cosines.end = cosAt(`step ${steps}`);
-  sharedAcc = names.map((_, r) => testAccuracy(shared, r, r));
+  sharedAcc = names.map((_, r) => testAccuracy(shared, r, r, 'shared'));
   say(
     `shared model (${((performance.now() - t0) / 1000).toFixed(0)} s): ${names.map((n, r) => `${n} ${pct(sharedAcc[r] as number)}`).join(', ')}`,
   );
@@ -312,7 +359,7 @@ if (values.student && values.engine === 'lorkd') {
   const student = makeEngine(classes, true);
   t0 = performance.now();
   train(student, Sampler.forDataset(data, { seed, batchPerRegion: B }), (r) => r, 'student');
-  const acc = names.map((_, r) => testAccuracy(student, r, r));
+  const acc = names.map((_, r) => testAccuracy(student, r, r, 'student'));
   say(
     `LoRKD student (${((performance.now() - t0) / 1000).toFixed(0)} s): ${names.map((n, r) => `${n} ${pct(acc[r] as number)}`).join(', ')}`,
   );
@@ -330,6 +377,7 @@ if (single.length && sharedAcc.length) {
     );
   });
 }
+if (Object.keys(confusion).length) result.confusion = confusion;
 if (values.out) {
   await writeFile(values.out, `${JSON.stringify(result, null, 2)}\n`);
   say(`wrote ${values.out}`);

@@ -64,9 +64,10 @@ export const ANATOMIES: readonly AnatomyDef[] = [
     modality: 'mr',
     classes: ['non-enhancing', 'faint-enhancing', 'enhancing', 'hemorrhagic'],
     decisive: 'contrast',
-    // scalp, skull, grey matter, white matter, CSF
-    tissues: [0.55, 0.08, 0.42, 0.62, 0.12],
-    tissuesAlt: [0.4, 0.08, 0.58, 0.44, 0.88],
+    // scalp, skull, grey matter, white matter, CSF. White matter (the host) leaves headroom for the brightest
+    // lesion (host + 0.6 <= 0.9), so that the four contrast classes are not clipped into one.
+    tissues: [0.55, 0.08, 0.22, 0.3, 0.1],
+    tissuesAlt: [0.4, 0.08, 0.36, 0.26, 0.8],
     overlap: 0.3,
     noise: 0.035,
     subject(rng) {
@@ -202,8 +203,9 @@ export const ANATOMIES: readonly AnatomyDef[] = [
     modality: 'ct',
     classes: ['none-minimal', 'minimal', 'mild', 'moderate', 'marked', 'severe'],
     decisive: 'size',
-    // soft tissue, vertebral body, disc, canal, fat
-    tissues: [0.4, 0.82, 0.52, 0.3, 0.22],
+    // soft tissue, vertebral body, disc, canal, fat. The vertebral body (the host) leaves headroom for the
+    // brightest lesion (host + 0.6 <= 1): at 0.82 most lesions saturated and sized classes lost their outline.
+    tissues: [0.28, 0.4, 0.32, 0.18, 0.12],
     overlap: 0.3,
     noise: 0.04,
     subject(rng) {

@@ -126,8 +126,10 @@ const NORMALS = (() => {
 /** The lesion's 1-3 foci (the count feature), placed along the anatomy's lesion path. */
 export function placeFoci(anat: AnatomyDef, subject: SubjectAnatomy, finding: FindingParams, rng: Rng): Shape[] {
   const L = finding.levels;
-  const r = 0.1 + 0.22 * L.size;
-  const aspect = 1 + 2.5 * L.elongation;
+  // Geometric scales (equal steps in log radius and log axis ratio between adjacent classes): radius 0.1-0.32,
+  // axis ratio 1-4. Linear steps made the upper classes of size and elongation much closer than the lower ones.
+  const r = 0.1 * 3.2 ** L.size;
+  const aspect = 4 ** L.elongation;
   const count = 1 + Math.round(L.count * 2);
   const [fx, fy] = subject.from;
   const [tx, ty] = subject.to;
@@ -240,10 +242,10 @@ export function renderImage(
         buf[i] = 0;
         continue;
       }
-      // Speckle: the magnitude of a complex Gaussian (Rayleigh), mean ~1.
+      // Speckle: the magnitude of a complex Gaussian (Rayleigh), mean ~1, standard deviation 0.1.
       const a = nrm();
       const b = nrm();
-      const speckle = 0.45 + 0.44 * Math.sqrt(a * a + b * b);
+      const speckle = 0.8 + 0.16 * Math.sqrt(a * a + b * b);
       buf[i] = (buf[i] as number) * speckle * att + sigma * nrm();
     }
   } else if (anat.modality === 'xray') {
