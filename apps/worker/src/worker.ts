@@ -166,8 +166,8 @@ export function createWorker(deps: WorkerDeps): LorkdWorker {
         logger,
       );
       engines = cache;
-      // Get warm before taking jobs: boot the compute thread and open the default storage (its
-      // connection and capability probe), so that neither the first slot job nor a restarted
+      // Get warm before taking jobs: boot the compute thread and open the default storage (client
+      // and connection), so that neither the first slot job nor a restarted
       // generation this worker joins waits for them; a worker still starting does not take a job
       // from a warm one. Failures here are logged; the job that needs the part reports them.
       const warming = performance.now();
@@ -175,7 +175,9 @@ export function createWorker(deps: WorkerDeps): LorkdWorker {
         cache.warm().catch(() => undefined),
         deps.storageUrl
           ? openStore(deps.storageUrl)
-              .then((store) => store.conditionalWrites())
+              // a read (connection, credentials, bucket); not the write-capability probe: probes from
+              // many workers starting at once race on s3rver (it deletes the probe folder under another)
+              .then((store) => store.head('.lorkd/warm-up'))
               .catch((err: unknown) =>
                 logger.warn('storage not reachable yet', { url: deps.storageUrl, error: (err as Error).message }),
               )
