@@ -122,8 +122,9 @@ describe('distributed runtime failures (processes on loopback)', () => {
   }, 300_000);
 
   it('S3 lost mid-run for seconds: storage failures restart with backoff, the run ends with equal params', async () => {
+    // 30 steps, so the outage (from the first checkpoint on, 8 s) hits training and not only the export
     const input = spec('s3-blip', {
-      training: { ...(base.training as object), steps: 12 } as RunSpecInput['training'],
+      training: { ...(base.training as object), steps: 30 } as RunSpecInput['training'],
     });
     const run = await cluster.createRun(input);
     await cluster.waitFor(run.id, (r) => r.state.phase === 'training' && (r.lastCheckpoint?.step ?? 0) >= 2);

@@ -22,6 +22,7 @@ import {
   type FailureReport,
   NO_FAILURES,
   primaryFailure,
+  restartDelayMs,
 } from './failure-policy.js';
 import { isTerminal, type RunMachineEvent, transition } from './run-machine.js';
 
@@ -325,28 +326,49 @@ export class RunDriver {
       });
     const exporting = await this.apply(runId, { type: 'slots-done' });
     if (!exporting) return;
-    try {
-      await this.deps.ensureBackend();
-      const store = await this.deps.openStore(storageRoot(exporting));
-      const report = await exportRun({
-        runId,
-        spec: exporting.spec,
-        createdAt: exporting.createdAt,
-        store,
-        runUrl: exporting.storageUrl,
-        io: this.deps.io,
-        logger: this.deps.logger,
-      });
-      const storage = await RunStorage.create({ store, logger: this.deps.logger });
-      const urls = await storage.writeReport(runId, { json: report, html: reportHtml(report) });
-      await this.apply(runId, { type: 'exported', reportUrl: urls.jsonUrl });
-      this.deps.logger.info('run done', { runId, report: urls.jsonUrl });
-    } catch (err) {
-      // storage errors are storage; anything else (a model that does not fold, a shape mismatch) is a bug
-      const code = String((err as { code?: unknown })?.code ?? '');
-      const cause = /^E_(STORAGE|INTEGRITY|CHECKPOINT)/.test(code) ? 'storage' : 'bug';
-      await this.fail(runId, cause, `export failed: ${(err as Error).message}`);
+    // A storage failure while exporting is retried like a lost generation's restart (growing delays,
+    // within the crash budget): an outage of a few seconds must not fail a finished run.
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await this.exportOnce(runId, exporting);
+        return;
+      } catch (err) {
+        // storage errors are storage; anything else (a model that does not fold, a shape mismatch) is a bug
+        const code = String((err as { code?: unknown })?.code ?? '');
+        const cause = /^E_(STORAGE|INTEGRITY|CHECKPOINT)/.test(code) ? 'storage' : 'bug';
+        if (cause === 'storage' && attempt <= exporting.spec.cluster.budgets.crashes) {
+          const delayMs = restartDelayMs('storage', attempt);
+          this.deps.logger.warn('export failed on storage; trying again', {
+            runId,
+            attempt,
+            delayMs,
+            error: (err as Error).message,
+          });
+          await new Promise((r) => setTimeout(r, delayMs));
+          continue;
+        }
+        await this.fail(runId, cause, `export failed: ${(err as Error).message}`);
+        return;
+      }
     }
+  }
+
+  private async exportOnce(runId: string, exporting: RunRecord): Promise<void> {
+    await this.deps.ensureBackend();
+    const store = await this.deps.openStore(storageRoot(exporting));
+    const report = await exportRun({
+      runId,
+      spec: exporting.spec,
+      createdAt: exporting.createdAt,
+      store,
+      runUrl: exporting.storageUrl,
+      io: this.deps.io,
+      logger: this.deps.logger,
+    });
+    const storage = await RunStorage.create({ store, logger: this.deps.logger });
+    const urls = await storage.writeReport(runId, { json: report, html: reportHtml(report) });
+    await this.apply(runId, { type: 'exported', reportUrl: urls.jsonUrl });
+    this.deps.logger.info('run done', { runId, report: urls.jsonUrl });
   }
 
   /** Moves `restarting` back to teacher/training once a generation makes progress. */
