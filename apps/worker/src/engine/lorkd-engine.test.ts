@@ -6,6 +6,9 @@ import { LorkdEngine } from './lorkd-engine.js';
 
 const spec = parseRunSpec(tinySpecInput());
 const names = spec.regions.map((r) => r.name);
+/** A student engine for a seat of the tiny spec. */
+const student = (regions: string[], replica = 0, replicas = 1) =>
+  LorkdEngine.create({ spec, stage: 'student', regions, replica, replicas });
 
 describe('LorkdEngine', () => {
   beforeAll(async () => {
@@ -13,16 +16,10 @@ describe('LorkdEngine', () => {
   });
 
   it('shard gradients over slots sum to the single-slot gradient', async () => {
-    const whole = await LorkdEngine.create({ spec, stage: 'student', regions: names, replica: 0, replicas: 1 });
-    const a = await LorkdEngine.create({ spec, stage: 'student', regions: ['brain'], replica: 0, replicas: 2 });
-    const b = await LorkdEngine.create({ spec, stage: 'student', regions: ['brain'], replica: 1, replicas: 2 });
-    const c = await LorkdEngine.create({
-      spec,
-      stage: 'student',
-      regions: ['head-neck', 'pelvis'],
-      replica: 0,
-      replicas: 1,
-    });
+    const whole = await student(names);
+    const a = await student(['brain'], 0, 2);
+    const b = await student(['brain'], 1, 2);
+    const c = await student(['head-neck', 'pelvis']);
     try {
       const g = await whole.gradients(1);
       const parts = await Promise.all([a, b, c].map((e) => e.gradients(1)));
@@ -51,14 +48,8 @@ describe('LorkdEngine', () => {
   });
 
   it('a re-seated engine computes exactly what an engine built for that seat does', async () => {
-    const moved = await LorkdEngine.create({ spec, stage: 'student', regions: ['brain'], replica: 0, replicas: 2 });
-    const built = await LorkdEngine.create({
-      spec,
-      stage: 'student',
-      regions: ['head-neck', 'pelvis'],
-      replica: 0,
-      replicas: 1,
-    });
+    const moved = await student(['brain'], 0, 2);
+    const built = await student(['head-neck', 'pelvis']);
     try {
       const before = await moved.gradients(2);
       await moved.reseat({ regions: ['head-neck', 'pelvis'], replica: 0, replicas: 1 });

@@ -18,7 +18,6 @@ import { type GenerationPort, isGenerationEnd, type RunRecordsPort } from '../po
 import { snapshotToTensors, tensorsToSnapshot } from './checkpoint-codec.js';
 import {
   confirmLatest,
-  loadTrainedTeacher,
   needsTrainedTeacher,
   readLatest,
   type TeacherCache,
@@ -63,8 +62,8 @@ export interface SeatDeps {
   readonly joinTimeoutMs?: number;
   /** The worker's Prometheus series (`/metrics`); fed per step, per collective and per checkpoint. */
   readonly metrics?: SlotMetrics;
-  /** Trained teachers this worker has read (kept across its slot jobs); none: read every time. */
-  readonly teachers?: TeacherCache;
+  /** Trained teachers this worker has read (kept across its slot jobs). */
+  readonly teachers: TeacherCache;
 }
 
 /** The part of `LorkdMetrics` (@lorkd/telemetry) a slot feeds. */
@@ -155,11 +154,7 @@ export async function processSeat(job: SeatJob, deps: SeatDeps): Promise<SeatRes
   let teacherParams: Map<string, Float32Array> | undefined;
   if (needsTrainedTeacher(spec, stage)) {
     const teacherCkpts = await deps.openCheckpoints(store, stageRunId(runId, 'teacher'));
-    const finalStep = stageSteps(spec, 'teacher');
-    const load = deps.teachers
-      ? deps.teachers.load(teacherCkpts, finalStep)
-      : loadTrainedTeacher(teacherCkpts, finalStep).then((t) => t?.params);
-    teacherParams = await load.catch((err: unknown) => {
+    teacherParams = await deps.teachers.load(teacherCkpts, stageSteps(spec, 'teacher')).catch((err: unknown) => {
       if (err instanceof TeacherCheckpointError) throw new SeatFailure('bad-input', err.message, { cause: err });
       throw new SeatFailure('storage', `cannot read the teacher checkpoint: ${(err as Error).message}`, { cause: err });
     });
